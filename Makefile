@@ -1,0 +1,53 @@
+# rbox — see README.md. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin/rbox
+ROOTFS := testdata/rootfs
+FUZZTIME ?= 20s
+
+.PHONY: help build test unit integration demo testdata lint fuzz bench bench-smoke vmtest provision clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/rbox (static, trimmed paths)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rbox
+
+testdata: $(ROOTFS)/bin/busybox ## build the busybox rootfs in testdata/rootfs (no root needed)
+
+$(ROOTFS)/bin/busybox: testdata/mkrootfs.sh
+	@if [ "$$(id -u)" = 0 ]; then scripts/provision.sh packages; fi
+	sh testdata/mkrootfs.sh $(ROOTFS)
+
+demo: ## run rbox on the bundled busybox rootfs (as root on a fresh machine: provisions and runs as a test user)
+	@scripts/demo.sh
+
+unit: ## unit tests and fuzz seeds, with the race detector
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests/)
+
+integration: build ## integration tests: the built binary as an unprivileged user
+	scripts/integration.sh
+
+test: ## everything CI runs: lint, unit, integration (provisions the host when run as root)
+	@if [ "$$(id -u)" = 0 ]; then scripts/provision.sh; fi
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) integration
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | sed 's/func //'); do \
+	    echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t || exit 1; done; done
+
+provision: ## as root: install packages, create the test users, open /dev/net/tun and /dev/fuse
+	scripts/provision.sh
+
+clean: ## remove built binaries and the generated rootfs
+	rm -rf bin $(ROOTFS)

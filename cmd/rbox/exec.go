@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/rbox-sandbox/rbox/sandbox"
+)
+
+type execCmd struct {
+	Rootfs   string   `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
+	Env      []string `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
+	EnvFile  []string `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
+	Workdir  string   `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
+	User     string   `short:"u" help:"Run as UID[:GID] or NAME[:GROUP] of the image's /etc/passwd." placeholder:"USER"`
+	Tty      bool     `short:"t" help:"Give the command a terminal (a pty inside the sandbox)."`
+	Stdin    bool     `short:"i" name:"interactive" help:"Accepted for docker compatibility: stdin is always passed through."`
+	Hostname string   `help:"Hostname inside the sandbox (default rbox-<id>)."`
+	Net      string   `help:"Network: none (own namespace, loopback only) or host." default:"none" enum:"none,host" placeholder:"MODE"`
+	Overlay  string   `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
+	ReadOnly bool     `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
+	Persist  string   `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
+	Volume   []string `short:"v" help:"Bind a host path: SRC:DST[:ro]." sep:"none" placeholder:"SRC:DST[:ro]"`
+	Tmpfs    []string `help:"Mount a tmpfs: DST[:size=64m,mode=1777]." sep:"none" placeholder:"DST[:OPTS]"`
+	IDMap    string   `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
+	Debug    bool     `help:"Print what rbox sets up (overlay driver, ID map) on stderr."`
+
+	Command []string `arg:"" passthrough:"" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
+}
+
+func (c *execCmd) run() (int, error) {
+	spec, err := c.spec()
+	if err != nil {
+		return exitFailure, err
+	}
+	if err := sandbox.Validate(spec); err != nil {
+		return exitFailure, err
+	}
+	return sandbox.Run(spec, sandbox.Options{
+		StateRoot: stateRoot(),
+		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	})
+}
+
+// spec turns flags into a Spec. The host environment is read here and
+// only here.
+func (c *execCmd) spec() (*sandbox.Spec, error) {
+	args := c.Command
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	s := &sandbox.Spec{
+		Rootfs: c.Rootfs, Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty,
+		Hostname: c.Hostname, Net: c.Net, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
+		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug,
+	}
+	if c.Tty {
+		s.Term = os.Getenv("TERM")
+	}
+	for _, f := range c.EnvFile {
+		r, err := os.Open(f)
+		if err != nil {
+			return nil, fmt.Errorf("--env-file %q: %w", f, err)
+		}
+		env, err := sandbox.ParseEnvFile(r, f, os.LookupEnv)
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		s.Env = append(s.Env, env...)
+	}
+	for _, e := range c.Env {
+		kv, ok, err := sandbox.ParseEnv(e, os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			s.Env = append(s.Env, kv)
+		}
+	}
+	for _, v := range c.Volume {
+		vol, err := sandbox.ParseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		s.Volumes = append(s.Volumes, vol)
+	}
+	for _, t := range c.Tmpfs {
+		tm, err := sandbox.ParseTmpfs(t)
+		if err != nil {
+			return nil, err
+		}
+		s.Tmpfs = append(s.Tmpfs, tm)
+	}
+	return s, nil
+}
+
+// stateRoot is $XDG_RUNTIME_DIR/rbox, or a private directory in /tmp for
+// sessions without one (su, ssh CI agents, containers).
+func stateRoot() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return filepath.Join(d, "rbox")
+		}
+	}
+	return filepath.Join(os.TempDir(), "rbox-"+strconv.Itoa(os.Getuid()))
+}

@@ -1,0 +1,89 @@
+// Command rbox runs a command in a rootless sandbox.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/rbox-sandbox/rbox/sandbox"
+	"github.com/rbox-sandbox/rbox/userns"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit statuses of rbox's own failures, as docker and podman use them.
+const (
+	exitFailure = 125
+)
+
+type cli struct {
+	Exec    execCmd    `cmd:"" help:"Run a command in a new sandbox."`
+	Version versionCmd `cmd:"" help:"Print the rbox version."`
+}
+
+func main() {
+	// The sandbox init is not a user command: dispatch it before the CLI
+	// parses anything, so no flag or help text can reach it.
+	if len(os.Args) > 1 && os.Args[1] == userns.InitArg {
+		userns.Main()
+		return
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("rbox"),
+		kong.Description("Run commands in rootless sandboxes: user namespaces, an overlay root, no sudo."),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) {
+			if code != 0 {
+				code = exitFailure
+			}
+			os.Exit(code)
+		}),
+	)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
+		return exitFailure
+	}
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: %v (see rbox --help)\n", err)
+		return exitFailure
+	}
+	code, err := dispatch(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
+		var ee *sandbox.ExitError
+		if errors.As(err, &ee) {
+			return ee.Code
+		}
+		if code == 0 {
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// dispatch runs the selected command; commands return their exit status.
+func dispatch(ctx *kong.Context) (int, error) {
+	type runner interface{ run() (int, error) }
+	r, ok := ctx.Selected().Target.Addr().Interface().(runner)
+	if !ok {
+		return exitFailure, fmt.Errorf("no command %q", ctx.Command())
+	}
+	return r.run()
+}
+
+type versionCmd struct{}
+
+func (versionCmd) run() (int, error) {
+	fmt.Println("rbox", version)
+	return 0, nil
+}

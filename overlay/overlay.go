@@ -1,0 +1,186 @@
+package overlay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Drivers.
+const (
+	Auto   = "auto"
+	Kernel = "kernel"
+	Fuse   = "fuse"
+)
+
+// Config describes one overlay: the image as the lower layer, and the
+// writable layer.
+type Config struct {
+	Lower  string `json:"lower"`
+	Upper  string `json:"upper"`
+	Work   string `json:"work"`
+	Driver string `json:"driver"`
+	// FuseOverlayFS is the host path of fuse-overlayfs, resolved by the
+	// supervisor (the init runs with the sandbox's environment, not the
+	// user's PATH). Empty when it is not installed.
+	FuseOverlayFS string `json:"fuseOverlayfs,omitempty"`
+}
+
+// CheckDriver validates a --overlay value.
+func CheckDriver(d string) error {
+	switch d {
+	case Auto, Kernel, Fuse:
+		return nil
+	}
+	return fmt.Errorf("invalid --overlay %q: use auto, kernel or fuse", d)
+}
+
+// Prepare creates the writable layer's directories under dir: dir/upper and
+// dir/work, which must live on one filesystem for the kernel driver. The
+// merged root takes its mode from the upper directory, so a new upper gets
+// the mode of the image's root.
+func Prepare(dir, lower string) (upper, work string, err error) {
+	upper, work = filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	st, err := os.Stat(lower)
+	if err != nil {
+		return "", "", fmt.Errorf("rootfs %q: %w", lower, err)
+	}
+	if err := os.Mkdir(upper, 0o700); err == nil {
+		if err := os.Chmod(upper, st.Mode().Perm()|st.Mode()&os.ModeSticky); err != nil {
+			return "", "", fmt.Errorf("chmod %q: %w", upper, err)
+		}
+	} else if !errors.Is(err, os.ErrExist) {
+		return "", "", fmt.Errorf("create %q: %w", upper, err)
+	}
+	if err := os.Mkdir(work, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", "", fmt.Errorf("create %q: %w", work, err)
+	}
+	return upper, work, nil
+}
+
+// Mount mounts the overlay on target and returns the driver that did it.
+// It must run inside the sandbox's user and mount namespaces.
+func Mount(c Config, target string) (string, error) {
+	switch c.Driver {
+	case Kernel:
+		return Kernel, mountKernel(c, target)
+	case Fuse:
+		return Fuse, mountFuse(c, target)
+	}
+	kerr := mountKernel(c, target)
+	if kerr == nil {
+		return Kernel, nil
+	}
+	if c.FuseOverlayFS == "" {
+		return "", fmt.Errorf("%w; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)", kerr)
+	}
+	if ferr := mountFuse(c, target); ferr != nil {
+		return "", fmt.Errorf("%w; fallback: %w", kerr, ferr)
+	}
+	return Fuse, nil
+}
+
+// mountKernel uses the new mount API so that every option is its own
+// fsconfig call: no comma escaping. The layers are named through
+// /proc/self/fd of descriptors opened here, so a ':' or ',' in a path cannot
+// be read as a separator, and each path is resolved exactly once.
+func mountKernel(c Config, target string) error {
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	open := func(p string) (string, error) {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", fmt.Errorf("open %q: %w", p, err)
+		}
+		fds = append(fds, fd)
+		return fmt.Sprintf("/proc/self/fd/%d", fd), nil
+	}
+	lower, err := open(c.Lower)
+	if err != nil {
+		return err
+	}
+	upper, err := open(c.Upper)
+	if err != nil {
+		return err
+	}
+	work, err := open(c.Work)
+	if err != nil {
+		return err
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("kernel overlay: fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	opts := [][2]string{{"lowerdir", lower}, {"upperdir", upper}, {"workdir", work}}
+	for _, o := range opts {
+		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
+			return fmt.Errorf("kernel overlay: set %s=%q: %w", o[0], o[1], err)
+		}
+	}
+	// userxattr: in a user namespace the trusted.* xattrs are out of reach.
+	if err := unix.FsconfigSetFlag(fsfd, "userxattr"); err != nil {
+		return fmt.Errorf("kernel overlay: set userxattr: %w", err)
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return fmt.Errorf("kernel overlay: lower %q, upper %q: %w%s", c.Lower, c.Upper, err, kernelLog(fsfd))
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return fmt.Errorf("kernel overlay: fsmount: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("kernel overlay: attach on %q: %w", target, err)
+	}
+	return nil
+}
+
+// kernelLog reads the messages the filesystem left on the fs context, which
+// say why a mount was refused far better than the errno does.
+func kernelLog(fsfd int) string {
+	var msgs []string
+	buf := make([]byte, 1024)
+	for i := 0; i < 16; i++ {
+		n, err := unix.Read(fsfd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		msgs = append(msgs, strings.TrimSpace(string(buf[:n])))
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(msgs, "; ") + ")"
+}
+
+// mountFuse runs fuse-overlayfs, which forks a daemon that serves the
+// mount for the life of the sandbox's pid namespace.
+func mountFuse(c Config, target string) error {
+	if c.FuseOverlayFS == "" {
+		return errors.New("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")
+	}
+	for _, p := range []string{c.Lower, c.Upper, c.Work} {
+		if strings.ContainsAny(p, ",:\\") {
+			return fmt.Errorf("fuse-overlayfs cannot take the path %q: it contains ',', ':' or '\\'", p)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", c.Lower, c.Upper, c.Work)
+	cmd := exec.Command(c.FuseOverlayFS, "-o", opts, target)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s -o %s %s: %w: %s", c.FuseOverlayFS, opts, target, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// ParseVolume parses -v SRC:DST[:ro|:rw]. A relative SRC is taken from the
+// current directory, as docker does; DST must be absolute.
+func ParseVolume(s string) (Volume, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Volume{}, fmt.Errorf("invalid -v %q: use SRC:DST or SRC:DST:ro", s)
+	}
+	v := Volume{Source: parts[0], Target: parts[1]}
+	if v.Source == "" {
+		return Volume{}, fmt.Errorf("invalid -v %q: empty host path", s)
+	}
+	if !path.IsAbs(v.Target) {
+		return Volume{}, fmt.Errorf("invalid -v %q: the sandbox path %q must be absolute", s, v.Target)
+	}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			v.ReadOnly = true
+		case "rw":
+		default:
+			return Volume{}, fmt.Errorf("invalid -v %q: unknown option %q (use ro or rw)", s, parts[2])
+		}
+	}
+	if strings.ContainsRune(s, 0) {
+		return Volume{}, fmt.Errorf("invalid -v %q: NUL byte", s)
+	}
+	abs, err := filepath.Abs(v.Source)
+	if err != nil {
+		return Volume{}, fmt.Errorf("invalid -v %q: %w", s, err)
+	}
+	v.Source = abs
+	v.Target = path.Clean(v.Target)
+	return v, nil
+}
+
+var tmpfsSize = regexp.MustCompile(`^[0-9]+[kKmMgG%]?$`)
+var tmpfsMode = regexp.MustCompile(`^[0-7]{3,4}$`)
+
+// ParseTmpfs parses --tmpfs DST[:size=N,mode=M].
+func ParseTmpfs(s string) (Tmpfs, error) {
+	target, opts, _ := strings.Cut(s, ":")
+	if !path.IsAbs(target) {
+		return Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: the path %q must be absolute", s, target)
+	}
+	t := Tmpfs{Target: path.Clean(target)}
+	if opts == "" {
+		return t, nil
+	}
+	for _, o := range strings.Split(opts, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch {
+		case k == "size" && tmpfsSize.MatchString(v):
+			t.Size = v
+		case k == "mode" && tmpfsMode.MatchString(v):
+			t.Mode = v
+		default:
+			return Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: bad option %q (use size=64m or mode=1777)", s, o)
+		}
+	}
+	return t, nil
+}
+
+// ParseEnv parses one -e value. KEY alone takes the value from lookup (the
+// host's environment), as docker does; an unset KEY is left out.
+func ParseEnv(s string, lookup func(string) (string, bool)) (string, bool, error) {
+	k, v, hasValue := strings.Cut(s, "=")
+	if err := checkEnvKey(k); err != nil {
+		return "", false, fmt.Errorf("invalid -e %q: %w", s, err)
+	}
+	if strings.ContainsRune(v, 0) {
+		return "", false, fmt.Errorf("invalid -e %q: NUL byte in the value", s)
+	}
+	if !hasValue {
+		hv, ok := lookup(k)
+		if !ok {
+			return "", false, nil
+		}
+		v = hv
+	}
+	return k + "=" + v, true, nil
+}
+
+func checkEnvKey(k string) error {
+	if k == "" {
+		return fmt.Errorf("empty variable name (use KEY=VALUE)")
+	}
+	if strings.ContainsAny(k, "=\x00") || strings.TrimSpace(k) != k {
+		return fmt.Errorf("variable name %q must not contain '=', NUL or surrounding blanks", k)
+	}
+	return nil
+}
+
+// ParseEnvFile reads an --env-file: KEY=VALUE per line, blank lines and
+// lines starting with # ignored, KEY alone taken from lookup. Values are
+// taken literally: no quotes, no expansion, as docker does.
+func ParseEnvFile(r io.Reader, name string, lookup func(string) (string, bool)) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kv, ok, err := ParseEnv(line, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		if ok {
+			out = append(out, kv)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// CheckUser validates the syntax of -u: UID, UID:GID, NAME or NAME:GROUP.
+// Names are resolved inside the sandbox, against the image's /etc/passwd.
+func CheckUser(s string) error {
+	u, g, hasGroup := strings.Cut(s, ":")
+	if u == "" || (hasGroup && g == "") {
+		return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
+	}
+	for _, part := range []string{u, g} {
+		if strings.ContainsAny(part, ":/\x00 \t\n") {
+			return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package sandbox
+
+// Spec describes one sandbox run. The CLI fills it; Validate checks it.
+type Spec struct {
+	Rootfs string   `json:"rootfs"`
+	Args   []string `json:"args"`
+	// Env is the complete environment of the workload, KEY=VALUE, without
+	// the defaults (PATH, HOSTNAME, HOME, TERM), which the supervisor adds
+	// where Env does not set them.
+	Env      []string `json:"env,omitempty"`
+	Cwd      string   `json:"cwd,omitempty"`
+	User     string   `json:"user,omitempty"`
+	Tty      bool     `json:"tty,omitempty"`
+	Term     string   `json:"term,omitempty"` // TERM for a tty workload
+	Hostname string   `json:"hostname,omitempty"`
+	Net      string   `json:"net"`
+	Overlay  string   `json:"overlay"`
+	ReadOnly bool     `json:"readOnly,omitempty"`
+	// Persist keeps the writable layer in this directory (upper/ and work/
+	// below it) across runs; empty for a throwaway layer.
+	Persist string   `json:"persist,omitempty"`
+	Volumes []Volume `json:"volumes,omitempty"`
+	Tmpfs   []Tmpfs  `json:"tmpfs,omitempty"`
+	IDMap   string   `json:"idmap"`
+	Debug   bool     `json:"debug,omitempty"`
+}
+
+// Volume binds a host path into the sandbox.
+type Volume struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// Tmpfs mounts a fresh tmpfs in the sandbox.
+type Tmpfs struct {
+	Target string `json:"target"`
+	Size   string `json:"size,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+}
+
+// Network modes.
+const (
+	NetNone = "none"
+	NetHost = "host"
+)
+
+// ID map modes.
+const (
+	IDMapAuto   = "auto"
+	IDMapFull   = "full"
+	IDMapSingle = "single"
+)
+
+// DefaultPath is the workload's PATH unless the user sets one.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -1,0 +1,167 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Each sandbox owns ROOT/ID/ (its writable layer and mount point) and the
+// lock file ROOT/ID.lock, which its supervisor holds with flock for the
+// whole run. A lock that can be taken belongs to a dead supervisor: its
+// directory is stale. The lock file is created with O_TMPFILE, locked, and
+// only then linked into place, so no other rbox ever sees it unlocked while
+// its owner lives.
+
+type state struct {
+	id   string
+	dir  string
+	lock *os.File
+	// stale holds the locks of dead sandboxes we could not delete from the
+	// host (files owned by subordinate IDs); the init deletes them inside
+	// the user namespace and we finish the job afterwards.
+	stale []staleDir
+}
+
+type staleDir struct {
+	dir  string
+	lock *os.File
+}
+
+// ensureRoot creates the per-user state root, refusing one that another
+// user could have prepared for us (a classic /tmp attack).
+func ensureRoot(root string) error {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("create state directory %q: %w", root, err)
+	}
+	st, err := os.Lstat(root)
+	if err != nil {
+		return fmt.Errorf("state directory %q: %w", root, err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !st.IsDir() || !ok || int(sys.Uid) != os.Getuid() || st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("state directory %q is not a private directory of yours (want owner uid %d, mode 0700): remove it", root, os.Getuid())
+	}
+	return nil
+}
+
+func newState(root string) (*state, error) {
+	if err := ensureRoot(root); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	s := &state{id: hex.EncodeToString(b)}
+	s.dir = filepath.Join(root, s.id)
+
+	fd, err := unix.Open(root, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create lock in %q: %w", root, err)
+	}
+	s.lock = os.NewFile(uintptr(fd), s.dir+".lock")
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		s.lock.Close()
+		return nil, fmt.Errorf("lock %q: %w", s.lock.Name(), err)
+	}
+	if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, s.dir+".lock", unix.AT_SYMLINK_FOLLOW); err != nil {
+		s.lock.Close()
+		return nil, fmt.Errorf("create lock %q: %w", s.lock.Name(), err)
+	}
+	if err := os.Mkdir(s.dir, 0o700); err != nil {
+		s.release()
+		return nil, fmt.Errorf("create %q: %w", s.dir, err)
+	}
+	s.collectStale(root)
+	return s, nil
+}
+
+// collectStale removes what killed supervisors left behind. What the host
+// user cannot delete is kept locked for the init to remove.
+func (s *state) collectStale(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".lock")
+		if !ok || name == s.id {
+			continue
+		}
+		lockPath := filepath.Join(root, e.Name())
+		f, err := os.OpenFile(lockPath, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			f.Close() // alive
+			continue
+		}
+		dir := filepath.Join(root, name)
+		if removeTree(dir) == nil {
+			os.Remove(lockPath)
+			f.Close()
+			continue
+		}
+		s.stale = append(s.stale, staleDir{dir: dir, lock: f})
+	}
+}
+
+// staleDirs are the directories the init should remove.
+func (s *state) staleDirs() []string {
+	var out []string
+	for _, d := range s.stale {
+		out = append(out, d.dir)
+	}
+	return out
+}
+
+// release removes the sandbox's directory and lock. If the directory cannot
+// be removed (the init was killed before it emptied the writable layer),
+// the lock file stays for the next run to find unlocked.
+func (s *state) release() {
+	for _, d := range s.stale {
+		if removeTree(d.dir) == nil {
+			os.Remove(d.lock.Name())
+		}
+		d.lock.Close()
+	}
+	if removeTree(s.dir) == nil {
+		os.Remove(s.dir + ".lock")
+	}
+	s.lock.Close()
+}
+
+// removeTree is os.RemoveAll that first makes our own unreadable
+// directories (a workload's chmod 000) removable.
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		if err != nil && p != dir {
+			// The walk could not enter p: make it enterable and go on.
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%q still exists", dir)
+	}
+	return nil
+}

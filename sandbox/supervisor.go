@@ -1,0 +1,345 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/rbox-sandbox/rbox/idmap"
+	"github.com/rbox-sandbox/rbox/overlay"
+	"github.com/rbox-sandbox/rbox/userns"
+)
+
+// Options are the supervisor's host-side settings, which are not part of
+// what the sandbox is.
+type Options struct {
+	// StateRoot is the per-user directory for sandbox state.
+	StateRoot string
+	// Executable is the rbox binary to re-execute as the init.
+	Executable            string
+	Stdin, Stdout, Stderr *os.File
+	// SubUIDFile and SubGIDFile default to /etc/subuid and /etc/subgid.
+	SubUIDFile, SubGIDFile string
+}
+
+// ExitError is a failure of rbox itself, with the status to exit with.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func fail(err error) error { return &ExitError{Code: 125, Err: err} }
+
+// Run runs the sandbox to its end and returns the workload's exit status.
+// A non-nil error is rbox's own failure, already carrying its status.
+func Run(spec *Spec, o Options) (int, error) {
+	if o.SubUIDFile == "" {
+		o.SubUIDFile = "/etc/subuid"
+	}
+	if o.SubGIDFile == "" {
+		o.SubGIDFile = "/etc/subgid"
+	}
+	plan, helpers, err := planIDMap(spec, o)
+	if err != nil {
+		return 125, fail(err)
+	}
+	if spec.User != "" {
+		if err := checkNumericUser(spec.User, plan); err != nil {
+			return 125, fail(err)
+		}
+	}
+
+	st, err := newState(o.StateRoot)
+	if err != nil {
+		return 125, fail(err)
+	}
+	defer st.release()
+
+	layerDir := st.dir
+	if spec.Persist != "" {
+		unlock, err := lockPersist(spec.Persist)
+		if err != nil {
+			return 125, fail(err)
+		}
+		defer unlock()
+		layerDir = spec.Persist
+	}
+	upper, work, err := overlay.Prepare(layerDir, spec.Rootfs)
+	if err != nil {
+		return 125, fail(err)
+	}
+	merged := filepath.Join(st.dir, "merged")
+	if err := os.Mkdir(merged, 0o700); err != nil {
+		return 125, fail(err)
+	}
+
+	cfg := initConfig(spec, st, plan)
+	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay}
+	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
+		cfg.Rootfs.FuseOverlayFS = p
+	}
+	cfg.Merged = merged
+	cfg.Ephemeral = spec.Persist == ""
+	if spec.Tty {
+		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
+			cfg.Rows, cfg.Cols = ws.Row, ws.Col
+		}
+	}
+
+	sb, err := userns.Start(cfg, userns.StartOptions{
+		Executable: o.Executable,
+		NewNetwork: spec.Net != NetHost,
+		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+	})
+	if err != nil {
+		return 125, fail(err)
+	}
+	if err := idmap.Apply(plan, sb.Pid(), helpers); plan.Full && err != nil {
+		sb.Kill()
+		return 125, fail(fmt.Errorf("write the sandbox's ID map: %w", err))
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
+	defer signal.Stop(sigs)
+	if err := sb.Go(); err != nil {
+		sb.Kill()
+		return 125, fail(err)
+	}
+
+	var tty ttyRelay
+	res := make(chan userns.Result, 1)
+	go func() { res <- sb.Wait(func(m *os.File) { tty.start(m, o) }) }()
+	for {
+		select {
+		case s := <-sigs:
+			if s == unix.SIGWINCH && tty.resize() {
+				continue
+			}
+			sb.Signal(s)
+		case r := <-res:
+			tty.finish()
+			if r.Err != nil {
+				return r.Code, &ExitError{Code: r.Code, Err: r.Err}
+			}
+			return r.Code, nil
+		}
+	}
+}
+
+// planIDMap picks the mapping: the user's subordinate ranges when they and
+// the helpers exist, else the user alone, with a warning unless asked for.
+func planIDMap(spec *Spec, o Options) (idmap.Plan, idmap.Helpers, error) {
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	single := idmap.Single(uid, gid)
+	if spec.IDMap == IDMapSingle {
+		return single, idmap.Helpers{}, nil
+	}
+	name := strconv.Itoa(int(uid))
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	subuid, err := idmap.ReadSubID(o.SubUIDFile, name, uid)
+	if err != nil {
+		return idmap.Plan{}, idmap.Helpers{}, err
+	}
+	subgid, err := idmap.ReadSubID(o.SubGIDFile, name, uid)
+	if err != nil {
+		return idmap.Plan{}, idmap.Helpers{}, err
+	}
+	helpers, herr := idmap.FindHelpers()
+	var why string
+	switch {
+	case len(subuid) == 0:
+		why = fmt.Sprintf("no range for user %q in %s", name, o.SubUIDFile)
+	case len(subgid) == 0:
+		why = fmt.Sprintf("no range for user %q in %s", name, o.SubGIDFile)
+	case herr != nil:
+		why = herr.Error()
+	}
+	if why == "" {
+		plan, err := idmap.Full(uid, gid, subuid, subgid)
+		if err != nil {
+			return idmap.Plan{}, idmap.Helpers{}, err
+		}
+		return plan, helpers, nil
+	}
+	if spec.IDMap == IDMapFull {
+		return idmap.Plan{}, idmap.Helpers{}, fmt.Errorf("--idmap full: %s; add NAME:START:COUNT lines (see rbox check) or use --idmap single", why)
+	}
+	fmt.Fprintf(o.Stderr, "rbox: warning: %s: mapping only your uid %d to root (--idmap single hides this warning)\n", why, uid)
+	return single, idmap.Helpers{}, nil
+}
+
+// checkNumericUser refuses an unmapped numeric -u before anything starts;
+// names are checked inside, where the image's /etc/passwd is.
+func checkNumericUser(spec string, plan idmap.Plan) error {
+	u, _, _ := strings.Cut(spec, ":")
+	n, err := strconv.ParseUint(u, 10, 32)
+	if err != nil || idmap.Contains(plan.UID, uint32(n)) {
+		return nil
+	}
+	if !plan.Full {
+		return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: only uid 0 is (single ID map); give your user a range in /etc/subuid and /etc/subgid (see rbox check)", spec, n)
+	}
+	return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: it maps uids 0-%d", spec, n, idmap.Size(plan.UID)-1)
+}
+
+func lockPersist(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--persist %q: %w", dir, err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--persist %q: %w", dir, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--persist %q is in use by another rbox sandbox: wait for it or use another directory", dir)
+	}
+	return func() { f.Close() }, nil
+}
+
+// initConfig derives what the init needs from the Spec.
+func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = "rbox-" + st.id[:8]
+	}
+	cfg := &userns.Config{
+		Args:       spec.Args,
+		Env:        workloadEnv(spec, hostname),
+		Cwd:        spec.Cwd,
+		User:       spec.User,
+		Tty:        spec.Tty,
+		Hostname:   hostname,
+		OwnNetwork: spec.Net != NetHost,
+		ReadOnly:   spec.ReadOnly,
+		IDMap:      plan,
+		Reap:       st.staleDirs(),
+		Debug:      spec.Debug,
+	}
+	if cfg.Cwd == "" {
+		cfg.Cwd = "/"
+	}
+	for _, v := range spec.Volumes {
+		cfg.Mounts = append(cfg.Mounts, userns.Mount{Kind: userns.Bind, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+	}
+	for _, t := range spec.Tmpfs {
+		cfg.Mounts = append(cfg.Mounts, userns.Mount{Kind: userns.Tmpfs, Target: t.Target, Size: t.Size, Mode: t.Mode})
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	cfg.Files = []userns.File{
+		{Path: "/etc/hostname", Content: hostname + "\n", Mode: 0o644},
+		{Path: "/etc/hosts", Content: hosts, Mode: 0o644},
+	}
+	if spec.Net == NetHost {
+		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: string(b), Mode: 0o644})
+		}
+	}
+	return cfg
+}
+
+// workloadEnv adds the defaults to the user's variables; the host's own
+// environment never reaches the workload.
+func workloadEnv(spec *Spec, hostname string) []string {
+	has := map[string]bool{}
+	for _, kv := range spec.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		has[k] = true
+	}
+	var env []string
+	add := func(k, v string) {
+		if !has[k] {
+			env = append(env, k+"="+v)
+		}
+	}
+	add("PATH", DefaultPath)
+	add("HOSTNAME", hostname)
+	if spec.Tty {
+		t := spec.Term
+		if t == "" {
+			t = "xterm"
+		}
+		add("TERM", t)
+	}
+	return append(env, spec.Env...)
+}
+
+// ttyRelay copies between the host's terminal and the sandbox's pty master.
+type ttyRelay struct {
+	mu       sync.Mutex
+	master   *os.File
+	restore  func()
+	hostTerm int
+	done     chan struct{}
+}
+
+func (t *ttyRelay) start(master *os.File, o Options) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.master = master
+	t.hostTerm = -1
+	if term.IsTerminal(int(o.Stdin.Fd())) {
+		if old, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
+			fd := int(o.Stdin.Fd())
+			t.restore = func() { term.Restore(fd, old) }
+			t.hostTerm = fd
+		}
+	}
+	t.done = make(chan struct{})
+	go func() {
+		// EIO marks the end: every slave descriptor is closed.
+		io.Copy(o.Stdout, master)
+		close(t.done)
+	}()
+	go io.Copy(master, o.Stdin)
+	t.resizeLocked()
+}
+
+// resize copies the host's window size to the pty; the kernel then sends
+// SIGWINCH to the workload's foreground process group.
+func (t *ttyRelay) resize() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.master == nil {
+		return false
+	}
+	t.resizeLocked()
+	return true
+}
+
+func (t *ttyRelay) resizeLocked() {
+	if t.hostTerm < 0 {
+		return
+	}
+	if ws, err := unix.IoctlGetWinsize(t.hostTerm, unix.TIOCGWINSZ); err == nil {
+		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+func (t *ttyRelay) finish() {
+	t.mu.Lock()
+	done, restore := t.done, t.restore
+	t.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	if restore != nil {
+		restore()
+	}
+}
+

@@ -1,0 +1,109 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/rbox-sandbox/rbox/overlay"
+)
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$`)
+
+// Validate checks a Spec and makes its host paths absolute. Each error is
+// one line that names the bad value and what to do.
+func Validate(s *Spec) error {
+	if s.Rootfs == "" {
+		return errors.New("no rootfs: use --rootfs DIR (make testdata builds a busybox one)")
+	}
+	abs, err := filepath.Abs(s.Rootfs)
+	if err != nil {
+		return fmt.Errorf("rootfs %q: %w", s.Rootfs, err)
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("rootfs %q does not exist: point --rootfs at an unpacked image directory", s.Rootfs)
+	case err != nil:
+		return fmt.Errorf("rootfs %q: %w", s.Rootfs, err)
+	case !st.IsDir():
+		return fmt.Errorf("rootfs %q is not a directory: point --rootfs at an unpacked image directory", s.Rootfs)
+	}
+	s.Rootfs = abs
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return errors.New("no command: use rbox exec --rootfs DIR -- CMD [ARGS...]")
+	}
+	switch s.Net {
+	case NetNone, NetHost:
+	default:
+		return fmt.Errorf("invalid --net %q: use none or host", s.Net)
+	}
+	if err := overlay.CheckDriver(s.Overlay); err != nil {
+		return err
+	}
+	switch s.IDMap {
+	case IDMapAuto, IDMapFull, IDMapSingle:
+	default:
+		return fmt.Errorf("invalid --idmap %q: use auto, full or single", s.IDMap)
+	}
+	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
+		return fmt.Errorf("invalid -w %q: the working directory must be an absolute path", s.Cwd)
+	}
+	if s.Hostname != "" && !hostnameRE.MatchString(s.Hostname) {
+		return fmt.Errorf("invalid --hostname %q: use letters, digits, '-' and '.', at most 64 characters", s.Hostname)
+	}
+	if s.User != "" {
+		if err := CheckUser(s.User); err != nil {
+			return err
+		}
+	}
+	if err := validatePersist(s); err != nil {
+		return err
+	}
+	for i, v := range s.Volumes {
+		if _, err := os.Stat(v.Source); err != nil {
+			return fmt.Errorf("invalid -v %s:%s: host path %q does not exist; create it first", v.Source, v.Target, v.Source)
+		}
+		if v.Target == "/" {
+			return fmt.Errorf("invalid -v %s:%s: cannot mount over the sandbox's root; use --rootfs", v.Source, v.Target)
+		}
+		s.Volumes[i] = v
+	}
+	for _, t := range s.Tmpfs {
+		if t.Target == "/" {
+			return errors.New("invalid --tmpfs /: cannot mount over the sandbox's root")
+		}
+	}
+	return nil
+}
+
+func validatePersist(s *Spec) error {
+	if s.Persist == "" {
+		return nil
+	}
+	if s.ReadOnly {
+		return errors.New("--persist and --read-only conflict: a read-only root keeps no changes; drop one")
+	}
+	abs, err := filepath.Abs(s.Persist)
+	if err != nil {
+		return fmt.Errorf("--persist %q: %w", s.Persist, err)
+	}
+	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		return fmt.Errorf("--persist %q is not a directory: give a directory (it is created if missing)", s.Persist)
+	}
+	// Writes to the persisted layer would land in the image itself.
+	if within(abs, s.Rootfs) || within(s.Rootfs, abs) {
+		return fmt.Errorf("--persist %q overlaps the rootfs %q: keep the writable layer outside the image", s.Persist, s.Rootfs)
+	}
+	s.Persist = abs
+	return nil
+}
+
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}

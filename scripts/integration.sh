@@ -1,0 +1,84 @@
+#!/bin/bash
+# integration.sh: run the integration suite against bin/rbox as an
+# unprivileged user. As root (CI, a fresh machine) it stages the binaries and
+# a rootfs where the test users can read them and runs the suite as those
+# users, never as root; as a user it runs the suite directly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+strict=${RBOX_TEST_STRICT:-}
+[ "${CI:-}" = true ] && strict=1
+run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip '^TestNoSubID$')
+[ -n "${RUN:-}" ] && run_flags+=(-test.run "$RUN")
+
+summarize() { # count top-level results of a -test.v log
+	local log=$1
+	local pass fail
+	pass=$(grep -c '^--- PASS' "$log" || true)
+	fail=$(grep -c '^--- FAIL' "$log" || true)
+	echo "integration: $pass passed, $fail failed"
+	[ "$fail" = 0 ] && grep -q '^PASS$' "$log"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	make -s testdata
+	$GO test -c -o bin/integration.test ./tests/integration
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	RBOX_BIN=$PWD/bin/rbox RBOX_ROOTFS=$PWD/testdata/rootfs RBOX_TEST_STRICT=$strict \
+		bin/integration.test "${run_flags[@]}" 2>&1 | tee "$log" || true
+	summarize "$log"
+	exit
+fi
+
+TEST_USER=${RBOX_TEST_USER:-rboxtest}
+NOSUB_USER=${RBOX_NOSUB_USER:-rboxnosub}
+stage=$(mktemp -d /tmp/rbox-it.XXXXXX)
+cleanup() { rm -rf "$stage"; }
+trap cleanup EXIT
+chmod 0755 "$stage"
+$GO test -c -o "$stage/integration.test" ./tests/integration
+cp bin/rbox "$stage/rbox"
+cp testdata/mkrootfs.sh "$stage/"
+chmod 0755 "$stage"/*
+# The image belongs to the test user, as a user's own image would.
+mkdir "$stage/img"
+chown "$TEST_USER" "$stage/img"
+runuser -u "$TEST_USER" -- sh "$stage/mkrootfs.sh" "$stage/img/rootfs"
+mkdir "$stage/img-nosub"
+chown "$NOSUB_USER" "$stage/img-nosub"
+runuser -u "$NOSUB_USER" -- sh "$stage/mkrootfs.sh" "$stage/img-nosub/rootfs"
+
+as_user() {
+	local u=$1
+	shift
+	local home
+	home=$(getent passwd "$u" | cut -d: -f6)
+	# A clean environment, as a CI agent started through su would have.
+	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$u" \
+		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" \
+		RBOX_TEST_STRICT="$strict" "$@"
+}
+
+log=$stage/log
+status=0
+(cd "$stage" && as_user "$TEST_USER" ./integration.test "${run_flags[@]}") 2>&1 | tee "$log" || true
+# The user without subordinate ranges: the fallback to a single map.
+(cd "$stage" && as_user "$NOSUB_USER" env RBOX_EXPECT_NO_SUBID=1 RBOX_ROOTFS="$stage/img-nosub/rootfs" ./integration.test -test.v -test.count=1 -test.run 'TestNoSubID') 2>&1 | tee -a "$log" || true
+summarize "$log" || status=1
+
+# Nothing of the test users may outlive the suite.
+for u in "$TEST_USER" "$NOSUB_USER"; do
+	if pgrep -u "$u" >/dev/null; then
+		echo "integration: processes of $u left behind:"; ps -o pid,args -u "$u"; status=1
+		pkill -9 -u "$u" || true
+	fi
+	uid=$(id -u "$u")
+	if [ -n "$(ls -A "/tmp/rbox-$uid" 2>/dev/null)" ]; then
+		echo "integration: state left in /tmp/rbox-$uid:"; ls -la "/tmp/rbox-$uid"; status=1
+	fi
+done
+if grep -q "$stage" /proc/self/mountinfo; then
+	echo "integration: mounts left under $stage"; status=1
+fi
+exit $status

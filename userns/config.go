@@ -1,0 +1,64 @@
+package userns
+
+import (
+	"github.com/rbox-sandbox/rbox/idmap"
+	"github.com/rbox-sandbox/rbox/overlay"
+)
+
+// Config is everything the init needs, sent over the sync channel as JSON.
+// The supervisor builds it from the validated Spec; nothing here is read
+// from the init's own argv or environment.
+type Config struct {
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Cwd      string   `json:"cwd"`
+	User     string   `json:"user,omitempty"` // "", UID[:GID] or NAME[:GROUP], resolved inside
+	Tty      bool     `json:"tty,omitempty"`
+	Rows     uint16   `json:"rows,omitempty"`
+	Cols     uint16   `json:"cols,omitempty"`
+	Hostname string   `json:"hostname"`
+	// OwnNetwork is true when the sandbox has its own network namespace.
+	OwnNetwork bool `json:"ownNetwork"`
+
+	Rootfs   overlay.Config `json:"rootfs"`
+	ReadOnly bool           `json:"readOnly,omitempty"`
+	// Merged is the host directory the overlay is mounted on before the
+	// init pivots into it.
+	Merged string `json:"merged"`
+	// Ephemeral asks the init to empty the upper and work directories
+	// before it exits: only a process inside the user namespace can delete
+	// files that the workload gave to subordinate IDs.
+	Ephemeral bool `json:"ephemeral,omitempty"`
+
+	Mounts []Mount    `json:"mounts,omitempty"`
+	Files  []File     `json:"files,omitempty"`
+	IDMap  idmap.Plan `json:"idmap"`
+	// Reap lists stale state directories of earlier, killed sandboxes that
+	// the host user could not delete; the init removes them as mapped root.
+	Reap  []string `json:"reap,omitempty"`
+	Debug bool     `json:"debug,omitempty"`
+}
+
+// Mount is a mount from the host (bind) or a fresh tmpfs.
+type Mount struct {
+	Kind     string `json:"kind"` // "bind" or "tmpfs"
+	Source   string `json:"source,omitempty"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	// Size and Mode are tmpfs options, passed to the kernel as given.
+	Size string `json:"size,omitempty"`
+	Mode string `json:"mode,omitempty"`
+}
+
+// File is written into the sandbox's writable layer before the pivot.
+type File struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
+	Mode    uint32 `json:"mode"`
+}
+
+// Kinds of Mount.
+const (
+	Bind  = "bind"
+	Tmpfs = "tmpfs"
+)

@@ -1,0 +1,128 @@
+package userns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// exitError carries the status the init reports for a failure of its own:
+// 125 for setup, 126 and 127 when the command cannot be run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func failure(code int, format string, a ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, a...)}
+}
+
+// Main is the init's entry point, PID 1 of the sandbox. It never returns.
+func Main() {
+	// Signals must be queued from the first moment: a workload that exits
+	// at once must not slip its SIGCHLD past us.
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, forwarded...)
+	signal.Notify(sigs, unix.SIGCHLD)
+
+	fd, err := strconv.Atoi(os.Getenv(syncFDEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rbox: this is the sandbox init; run rbox exec instead")
+		os.Exit(125)
+	}
+	ch := channel{os.NewFile(uintptr(fd), "sync")}
+	if os.Getenv(stageEnv) == stageMap {
+		if m, _, err := ch.recv(); err != nil || m.Type != msgGo {
+			// The supervisor went away before mapping us: nothing was built.
+			os.Exit(125)
+		}
+		// Mapped now: executing ourselves again makes us root of the
+		// namespace with every capability, which no call could give us.
+		env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun}
+		err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
+		fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec: %v\n", err)
+		os.Exit(125)
+	}
+	os.Unsetenv(syncFDEnv)
+	os.Unsetenv(stageEnv)
+	unix.CloseOnExec(fd)
+
+	m, _, err := ch.recv()
+	if err != nil || m.Type != msgConfig || m.Config == nil {
+		os.Exit(125)
+	}
+	os.Exit(run(m.Config, ch, sigs))
+}
+
+func run(cfg *Config, ch channel, sigs chan os.Signal) int {
+	// From here on our /proc files must not be open to the workload, which
+	// runs as the same user: /proc/1/fd would hand it our descriptors of the
+	// host's directories. The flag could not be set earlier because
+	// newuidmap needs our /proc files owned by the user.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return report(ch, failure(125, "set non-dumpable: %w", err))
+	}
+	layers, err := openLayers(cfg)
+	if err != nil {
+		return report(ch, err)
+	}
+	defer layers.clean()
+
+	st, err := buildRoot(cfg)
+	if err != nil {
+		return report(ch, err)
+	}
+	w, err := startWorkload(cfg, st, ch)
+	if err != nil {
+		return report(ch, err)
+	}
+	ch.send(message{Type: msgStarted, Pid: w})
+
+	hangup := make(chan struct{})
+	go func() {
+		for {
+			if _, files, err := ch.recv(); err != nil {
+				close(hangup)
+				return
+			} else {
+				for _, f := range files {
+					f.Close()
+				}
+			}
+		}
+	}()
+	code := supervise(w, sigs, hangup)
+	// Everything else in the namespace dies with the workload, as it would
+	// when PID 1 exits, but first: we still have cleaning to do.
+	killAll()
+	layers.clean()
+	ch.send(message{Type: msgExit, Code: code})
+	return code
+}
+
+// report sends a setup failure to the supervisor, which prints it once.
+func report(ch channel, err error) int {
+	code := 125
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	killAll()
+	if serr := ch.send(message{Type: msgError, Code: code, Msg: err.Error()}); serr != nil {
+		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
+	}
+	return code
+}
+
+func debugf(cfg *Config, format string, a ...any) {
+	if cfg.Debug {
+		fmt.Fprintf(os.Stderr, "rbox: debug: "+format+"\n", a...)
+	}
+}

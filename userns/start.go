@@ -1,0 +1,193 @@
+package userns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/idmap"
+)
+
+// InitArg is argv[1] of the re-executed binary in init mode; cmd/rbox
+// dispatches on it before the CLI parses anything.
+const InitArg = "__init"
+
+// StartOptions are the host-side settings of a clone.
+type StartOptions struct {
+	// Executable is the binary to re-execute, normally /proc/self/exe.
+	Executable string
+	// NewNetwork adds CLONE_NEWNET.
+	NewNetwork            bool
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Sandbox is the supervisor's handle on a started init.
+type Sandbox struct {
+	cmd *exec.Cmd
+	ch  channel
+	cfg *Config
+}
+
+// Start clones the init into new namespaces. It waits for Go, which hands
+// it cfg; until then it does nothing.
+func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create sync socket: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
+	child := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if o.NewNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	exe := o.Executable
+	if exe == "" {
+		exe = "/proc/self/exe"
+	}
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{"rbox", InitArg},
+		Env:        []string{fmt.Sprintf("%s=%d", syncFDEnv, 3)},
+		Stdin:      o.Stdin,
+		Stdout:     o.Stdout,
+		Stderr:     o.Stderr,
+		ExtraFiles: []*os.File{child},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: uintptr(flags),
+			// The sandbox must not outlive a SIGKILLed supervisor. Go
+			// threads are not torn down while the process lives, so the
+			// thread-scoped parent-death signal holds for the whole run.
+			Pdeathsig: syscall.SIGKILL,
+			// Terminal-generated signals reach the supervisor alone; it
+			// forwards them once. Otherwise the workload would get each
+			// Ctrl-C twice.
+			Setpgid: true,
+		},
+	}
+	// Capabilities are computed at execve: a process that execs before its
+	// uid is mapped runs without any in its own namespace. A single map the
+	// Go runtime writes for us between clone and exec; a full map needs
+	// newuidmap, which can only run once the child exists, so that child
+	// waits for it and then executes itself again (stage "map").
+	stage := stageRun
+	if cfg.IDMap.Full {
+		stage = stageMap
+	} else {
+		cmd.SysProcAttr.UidMappings = procMappings(cfg.IDMap.UID)
+		cmd.SysProcAttr.GidMappings = procMappings(cfg.IDMap.GID)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)
+	}
+	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg}, nil
+}
+
+func procMappings(ms []idmap.Mapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, m := range ms {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(m.Inside), HostID: int(m.Outside), Size: int(m.Count)})
+	}
+	return out
+}
+
+// Pid is the init's pid on the host.
+func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
+
+// Go lets the init build the sandbox and start the workload. Call it once
+// the ID map (for a full map) and anything else that needs the init's pid
+// is in place.
+func (s *Sandbox) Go() error {
+	if s.cfg.IDMap.Full {
+		if err := s.ch.send(message{Type: msgGo}); err != nil {
+			return err
+		}
+	}
+	return s.ch.send(message{Type: msgConfig, Config: s.cfg})
+}
+
+// Signal forwards sig to the init, which passes it on to the workload.
+func (s *Sandbox) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Kill ends the sandbox at once and reaps the init. Killing PID 1 of a pid
+// namespace kills every process in it.
+func (s *Sandbox) Kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.ch.f.Close()
+}
+
+// Result is how a sandbox ended.
+type Result struct {
+	// Code is the exit status to report: the workload's, 128+N for a
+	// signal, 125-127 for failures before the workload ran.
+	Code int
+	// Err is the init's own error, reported by it once; nil when the
+	// workload ran.
+	Err error
+	// WorkloadPid is the workload's pid inside, 0 if it never started.
+	WorkloadPid int
+}
+
+// InitError is a failure the init reported over the sync channel.
+type InitError struct {
+	Msg  string
+	Code int
+}
+
+func (e *InitError) Error() string { return e.Msg }
+
+// Wait follows the init until it exits. onPty receives the terminal master
+// when the workload has a pty; it owns the file.
+func (s *Sandbox) Wait(onPty func(*os.File)) Result {
+	var res Result
+	exited := false
+	for {
+		m, files, err := s.ch.recv()
+		if err != nil {
+			break
+		}
+		switch m.Type {
+		case msgPty:
+			if len(files) == 1 && onPty != nil {
+				onPty(files[0])
+				files = nil
+			}
+		case msgStarted:
+			res.WorkloadPid = m.Pid
+		case msgExit:
+			res.Code, exited = m.Code, true
+		case msgError:
+			res.Code, res.Err, exited = m.Code, &InitError{Msg: m.Msg, Code: m.Code}, true
+		}
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	s.ch.f.Close()
+	werr := s.cmd.Wait()
+	if exited {
+		return res
+	}
+	// The init died without a word: killed from outside, or crashed.
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Code = 128 + int(ws.Signal())
+			res.Err = &InitError{Msg: fmt.Sprintf("sandbox init killed by signal %d (%s)", int(ws.Signal()), unix.SignalName(ws.Signal())), Code: res.Code}
+			return res
+		}
+	}
+	res.Code = 125
+	res.Err = &InitError{Msg: fmt.Sprintf("sandbox init ended without reporting a status (%v)", werr), Code: 125}
+	return res
+}
