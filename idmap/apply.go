@@ -62,4 +62,3 @@ func runHelper(path string, args []string) error {
 	}
 	return nil
 }
-

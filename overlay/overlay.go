@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -164,8 +165,12 @@ func kernelLog(fsfd int) string {
 	return " (" + strings.Join(msgs, "; ") + ")"
 }
 
-// mountFuse runs fuse-overlayfs, which forks a daemon that serves the
-// mount for the life of the sandbox's pid namespace.
+// mountFuse mounts a FUSE filesystem on target from a /dev/fuse descriptor
+// of our own and hands that descriptor to fuse-overlayfs (libfuse reads a
+// mount point of /dev/fd/N as "already mounted on N"). The daemon runs in a
+// mount namespace of its own: the init's pivot_root moves the root of every
+// process in its namespace, and a daemon whose root became its own mount
+// would deadlock on its first path lookup.
 func mountFuse(c Config, target string) error {
 	if c.FuseOverlayFS == "" {
 		return errors.New("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")
@@ -175,12 +180,25 @@ func mountFuse(c Config, target string) error {
 			return fmt.Errorf("fuse-overlayfs cannot take the path %q: it contains ',', ':' or '\\'", p)
 		}
 	}
+	dev, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/fuse: %w (it must be readable and writable by you: chmod 0666 /dev/fuse as root)", err)
+	}
+	defer dev.Close()
+	data := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions", dev.Fd())
+	if err := unix.Mount("fuse-overlayfs", target, "fuse", unix.MS_NODEV, data); err != nil {
+		return fmt.Errorf("mount fuse on %q: %w", target, err)
+	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", c.Lower, c.Upper, c.Work)
-	cmd := exec.Command(c.FuseOverlayFS, "-o", opts, target)
+	cmd := exec.Command(c.FuseOverlayFS, "-o", opts, "/dev/fd/3")
+	cmd.ExtraFiles = []*os.File{dev}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// fuse-overlayfs forks its daemon and exits once it serves the mount.
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s -o %s %s: %w: %s", c.FuseOverlayFS, opts, target, err, strings.TrimSpace(out.String()))
+		unix.Unmount(target, unix.MNT_DETACH)
+		return fmt.Errorf("%s -o %s /dev/fd/3: %w: %s", c.FuseOverlayFS, opts, err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }

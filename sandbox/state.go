@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/idmap"
+	"github.com/rbox-sandbox/rbox/userns"
 )
 
 // Each sandbox owns ROOT/ID/ (its writable layer and mount point) and the
@@ -162,6 +165,44 @@ func removeTree(dir string) error {
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%q still exists", dir)
+	}
+	return nil
+}
+
+// RemoveLayer deletes a --persist directory. Its files may belong to
+// subordinate IDs, which only a process in a user namespace with the same
+// map can delete, so an init is started to do it.
+func RemoveLayer(dir string, o Options) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fail(err)
+	}
+	if st, err := os.Stat(filepath.Join(abs, "upper")); err != nil || !st.IsDir() {
+		return fail(fmt.Errorf("%q is not an rbox layer directory (no upper/ inside): refusing to remove it", dir))
+	}
+	if removeTree(abs) == nil {
+		return nil
+	}
+	spec := &Spec{IDMap: IDMapAuto}
+	plan, helpers, err := planIDMap(spec, o)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := &userns.Config{IDMap: plan, Reap: []string{abs}, ReapOnly: true}
+	sb, err := userns.Start(cfg, userns.StartOptions{Executable: o.Executable, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
+	if err != nil {
+		return fail(err)
+	}
+	if err := idmap.Apply(plan, sb.Pid(), helpers); plan.Full && err != nil {
+		sb.Kill()
+		return fail(fmt.Errorf("write the ID map: %w", err))
+	}
+	if err := sb.Go(); err != nil {
+		sb.Kill()
+		return fail(err)
+	}
+	if r := sb.Wait(nil); r.Err != nil {
+		return &ExitError{Code: r.Code, Err: r.Err}
 	}
 	return nil
 }

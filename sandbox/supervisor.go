@@ -46,12 +46,6 @@ func fail(err error) error { return &ExitError{Code: 125, Err: err} }
 // Run runs the sandbox to its end and returns the workload's exit status.
 // A non-nil error is rbox's own failure, already carrying its status.
 func Run(spec *Spec, o Options) (int, error) {
-	if o.SubUIDFile == "" {
-		o.SubUIDFile = "/etc/subuid"
-	}
-	if o.SubGIDFile == "" {
-		o.SubGIDFile = "/etc/subgid"
-	}
 	plan, helpers, err := planIDMap(spec, o)
 	if err != nil {
 		return 125, fail(err)
@@ -142,6 +136,12 @@ func Run(spec *Spec, o Options) (int, error) {
 // planIDMap picks the mapping: the user's subordinate ranges when they and
 // the helpers exist, else the user alone, with a warning unless asked for.
 func planIDMap(spec *Spec, o Options) (idmap.Plan, idmap.Helpers, error) {
+	if o.SubUIDFile == "" {
+		o.SubUIDFile = "/etc/subuid"
+	}
+	if o.SubGIDFile == "" {
+		o.SubGIDFile = "/etc/subgid"
+	}
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	single := idmap.Single(uid, gid)
 	if spec.IDMap == IDMapSingle {
@@ -342,4 +342,3 @@ func (t *ttyRelay) finish() {
 		restore()
 	}
 }
-

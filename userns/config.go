@@ -35,8 +35,10 @@ type Config struct {
 	IDMap  idmap.Plan `json:"idmap"`
 	// Reap lists stale state directories of earlier, killed sandboxes that
 	// the host user could not delete; the init removes them as mapped root.
-	Reap  []string `json:"reap,omitempty"`
-	Debug bool     `json:"debug,omitempty"`
+	Reap []string `json:"reap,omitempty"`
+	// ReapOnly asks the init to remove Reap and exit, building nothing.
+	ReapOnly bool `json:"reapOnly,omitempty"`
+	Debug    bool `json:"debug,omitempty"`
 }
 
 // Mount is a mount from the host (bind) or a fresh tmpfs.

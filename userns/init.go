@@ -53,6 +53,10 @@ func Main() {
 	os.Unsetenv(syncFDEnv)
 	os.Unsetenv(stageEnv)
 	unix.CloseOnExec(fd)
+	// Gaining capabilities at our execve cleared the parent-death signal
+	// the clone set. Set it again; a supervisor that died before this
+	// line has closed its end of the channel, and recv below sees that.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 
 	m, _, err := ch.recv()
 	if err != nil || m.Type != msgConfig || m.Config == nil {
@@ -72,6 +76,16 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	layers, err := openLayers(cfg)
 	if err != nil {
 		return report(ch, err)
+	}
+	if cfg.ReapOnly {
+		code := 0
+		for _, dir := range cfg.Reap {
+			if _, err := os.Lstat(dir); err == nil {
+				return report(ch, failure(125, "remove %q: some files could not be removed", dir))
+			}
+		}
+		ch.send(message{Type: msgExit, Code: code})
+		return code
 	}
 	defer layers.clean()
 

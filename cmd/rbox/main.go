@@ -21,8 +21,9 @@ const (
 )
 
 type cli struct {
-	Exec    execCmd    `cmd:"" help:"Run a command in a new sandbox."`
-	Version versionCmd `cmd:"" help:"Print the rbox version."`
+	Exec        execCmd        `cmd:"" help:"Run a command in a new sandbox."`
+	RemoveLayer removeLayerCmd `cmd:"" name:"remove-layer" help:"Delete a --persist directory, files owned by subordinate IDs included."`
+	Version     versionCmd     `cmd:"" help:"Print the rbox version."`
 }
 
 func main() {
@@ -85,5 +86,17 @@ type versionCmd struct{}
 
 func (versionCmd) run() (int, error) {
 	fmt.Println("rbox", version)
+	return 0, nil
+}
+
+type removeLayerCmd struct {
+	Dir string `arg:"" help:"The directory given to --persist." placeholder:"DIR"`
+}
+
+func (c *removeLayerCmd) run() (int, error) {
+	err := sandbox.RemoveLayer(c.Dir, sandbox.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		return exitFailure, err
+	}
 	return 0, nil
 }
