@@ -69,7 +69,12 @@ summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.
 for u in "$TEST_USER" "$NOSUB_USER"; do
-	if pgrep -u "$u" >/dev/null; then
+	# Zombies reparented to the host's PID 1 are its to reap: wait briefly.
+	for _ in $(seq 50); do
+		[ -z "$(ps -o stat= -u "$u" | grep -v '^Z')" ] && break
+		sleep 0.1
+	done
+	if [ -n "$(ps -o stat= -u "$u" | grep -v '^Z')" ]; then
 		echo "integration: processes of $u left behind:"; ps -o pid,args -u "$u"; status=1
 		pkill -9 -u "$u" || true
 	fi

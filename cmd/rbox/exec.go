@@ -27,7 +27,7 @@ type execCmd struct {
 	IDMap    string   `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
 	Debug    bool     `help:"Print what rbox sets up (overlay driver, ID map) on stderr."`
 
-	Command []string `arg:"" passthrough:"" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
+	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
 }
 
 func (c *execCmd) run() (int, error) {

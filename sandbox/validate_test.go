@@ -1,0 +1,75 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// good is a valid Spec; each case breaks one field.
+func good(t *testing.T) *Spec {
+	root := t.TempDir()
+	return &Spec{Rootfs: root, Args: []string{"true"}, Net: NetNone, Overlay: "auto", IDMap: IDMapAuto}
+}
+
+func TestValidate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	cases := []struct {
+		name   string
+		mutate func(s *Spec)
+		want   string
+	}{
+		{"ok", func(s *Spec) {}, ""},
+		{"no-rootfs", func(s *Spec) { s.Rootfs = "" }, "--rootfs"},
+		{"rootfs-missing", func(s *Spec) { s.Rootfs = "/nonexistent/x" }, "does not exist"},
+		{"rootfs-file", func(s *Spec) { s.Rootfs = file }, "not a directory"},
+		{"no-args", func(s *Spec) { s.Args = nil }, "no command"},
+		{"empty-command", func(s *Spec) { s.Args = []string{""} }, "no command"},
+		{"net", func(s *Spec) { s.Net = "x" }, `--net "x"`},
+		{"overlay", func(s *Spec) { s.Overlay = "x" }, `--overlay "x"`},
+		{"idmap", func(s *Spec) { s.IDMap = "x" }, `--idmap "x"`},
+		{"cwd", func(s *Spec) { s.Cwd = "rel" }, `-w "rel"`},
+		{"hostname", func(s *Spec) { s.Hostname = "-bad" }, `"-bad"`},
+		{"user", func(s *Spec) { s.User = ":" }, `-u ":"`},
+		{"persist-file", func(s *Spec) { s.Persist = file }, "not a directory"},
+		{"persist-in-rootfs", func(s *Spec) { s.Persist = filepath.Join(s.Rootfs, "x") }, "overlaps"},
+		{"rootfs-in-persist", func(s *Spec) { s.Persist = filepath.Dir(s.Rootfs) }, "overlaps"},
+		{"persist-read-only", func(s *Spec) { s.Persist = "/tmp/x"; s.ReadOnly = true }, "conflict"},
+		{"volume-missing", func(s *Spec) { s.Volumes = []Volume{{Source: "/nonexistent", Target: "/x"}} }, `"/nonexistent"`},
+		{"volume-root", func(s *Spec) { s.Volumes = []Volume{{Source: "/", Target: "/"}} }, "root"},
+		{"tmpfs-root", func(s *Spec) { s.Tmpfs = []Tmpfs{{Target: "/"}} }, "--tmpfs /"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := good(t)
+			c.mutate(s)
+			err := Validate(s)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want an error with %q, got %v", c.want, err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error must be one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestWorkloadEnv(t *testing.T) {
+	s := &Spec{Env: []string{"PATH=/x", "A=1"}, Tty: true, Term: "vt100"}
+	got := strings.Join(workloadEnv(s, "h"), " ")
+	if got != "HOSTNAME=h TERM=vt100 PATH=/x A=1" {
+		t.Errorf("got %q", got)
+	}
+	s = &Spec{}
+	if got := strings.Join(workloadEnv(s, "h"), " "); got != "PATH="+DefaultPath+" HOSTNAME=h" {
+		t.Errorf("no TERM without -t: got %q", got)
+	}
+}

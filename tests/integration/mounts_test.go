@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVolumes(t *testing.T) {
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("from host\n"), 0o644)
+	file := filepath.Join(t.TempDir(), "single")
+	os.WriteFile(file, []byte("one file\n"), 0o644)
+
+	out := ok(t, sh(t, "cat /data/in.txt; echo back > /data/out.txt; cat /etc/single; ls -d /new/mount/point",
+		"-v", host+":/data", "-v", file+":/etc/single:ro", "-v", host+":/new/mount/point"))
+	if out != "from host\none file\n/new/mount/point\n" {
+		t.Errorf("volumes: got %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "out.txt")); string(b) != "back\n" {
+		t.Errorf("a write through a rw volume must reach the host, got %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "data")); err == nil {
+		t.Error("the volume's mount point was created in the image")
+	}
+	r := sh(t, "echo x > /data/ro-write", "-v", host+":/data:ro")
+	if r.code == 0 || !strings.Contains(r.stderr, "Read-only") {
+		t.Errorf("write to a :ro volume: want a failure, got\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(host, "ro-write")); err == nil {
+		t.Error("the :ro volume was written")
+	}
+	r = sh(t, "chmod 777 /data/in.txt; chown 0:0 /data/in.txt", "-v", host+":/data:ro")
+	if r.code == 0 {
+		t.Errorf("chmod in a :ro volume succeeded:\n%s", r)
+	}
+}
+
+// A hostile image whose directories are symlinks out of the root: every
+// mount target and file rbox writes is resolved inside the image.
+func TestSymlinkedTargetsStayInside(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "img")
+	if out, err := exec.Command("cp", "-a", rootfs, img).CombinedOutput(); err != nil {
+		t.Fatalf("copy rootfs: %v %s", err, out)
+	}
+	victim := t.TempDir() // a host directory the image tries to reach
+	os.Symlink("../../../../../../../.."+victim, filepath.Join(img, "escape"))
+	os.Symlink(victim, filepath.Join(img, "abs-escape"))
+	os.RemoveAll(filepath.Join(img, "etc", "hosts"))
+	os.Symlink(victim+"/hosts", filepath.Join(img, "etc", "hosts"))
+	os.Symlink(victim+"/hostname", filepath.Join(img, "etc", "hostname"))
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+
+	// The /etc files are replaced inside the image, never followed.
+	if out := ok(t, rbox(t, "exec", "--rootfs", img, "--hostname", "inside", "--", "cat", "/etc/hostname")); out != "inside\n" {
+		t.Errorf("/etc/hostname: got %q", out)
+	}
+	// A mount through a symlink that leads out of the image either lands
+	// inside it or is refused; it never touches the host.
+	for _, flags := range [][]string{
+		{"-v", src + ":/escape/vol"}, {"-v", src + ":/abs-escape/vol2"},
+		{"--tmpfs", "/escape/tmp"}, {"-w", "/abs-escape/work"}, {"-v", src + "/f:/abs-escape/file"},
+	} {
+		args := append(append([]string{"exec", "--rootfs", img}, flags...), "--", "true")
+		if r := rbox(t, args...); r.code != 0 && r.code != 125 {
+			t.Errorf("%v: want success or a clean refusal, got\n%s", flags, r)
+		}
+	}
+	entries, _ := os.ReadDir(victim)
+	if len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("rbox created %v in the host directory the image's symlinks point to", names)
+	}
+}
+
+func TestTmpfs(t *testing.T) {
+	out := ok(t, sh(t, "grep ' /scratch ' /proc/mounts; head -c 2000000 /dev/zero > /scratch/big || echo full", "--tmpfs", "/scratch:size=1m,mode=1777"))
+	if !strings.Contains(out, "tmpfs") || !strings.Contains(out, "size=1024k") || !strings.Contains(out, "full") {
+		t.Errorf("--tmpfs with size=1m: got %q", out)
+	}
+}
+
+func TestNetworkModes(t *testing.T) {
+	out := ok(t, sh(t, "ls /sys/class/net; cat /sys/class/net/lo/operstate; grep -c : /proc/net/dev", "--net", "none"))
+	f := strings.Fields(out)
+	if len(f) != 3 || f[0] != "lo" || f[1] != "unknown" || f[2] != "1" {
+		t.Errorf("--net none: want only lo, up; got %q", out)
+	}
+	hostIfs, _ := os.ReadDir("/sys/class/net")
+	out = ok(t, sh(t, "grep -c : /proc/net/dev", "--net", "host"))
+	if strings.TrimSpace(out) != itoa(len(hostIfs)) {
+		t.Errorf("--net host: want the host's %d interfaces, got %q", len(hostIfs), out)
+	}
+}
+
+func TestParallel(t *testing.T) {
+	before := manifest(t, rootfs)
+	const n = 10
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			r := sh(t, "echo "+itoa(i)+" > /mine; sleep 0.2; cat /mine")
+			if r.code != 0 || r.stdout != itoa(i)+"\n" {
+				errs <- r.String()
+				return
+			}
+			errs <- ""
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if e := <-errs; e != "" {
+			t.Errorf("a concurrent run failed:\n%s", e)
+		}
+	}
+	assertUnchanged(t, before)
+	if entries, _ := os.ReadDir(stateRoot()); len(entries) != 0 {
+		t.Errorf("state left after concurrent runs: %v", entries)
+	}
+}
