@@ -127,12 +127,3 @@ func helperArgs(pid int, ms []Mapping) []string {
 	}
 	return args
 }
-
-// procMap is the text written to /proc/PID/{uid,gid}_map.
-func procMap(ms []Mapping) string {
-	var s string
-	for _, m := range ms {
-		s += fmt.Sprintf("%d %d %d\n", m.Inside, m.Outside, m.Count)
-	}
-	return s
-}
