@@ -83,7 +83,24 @@ var errClosed = errors.New("sync channel closed")
 
 // recv returns the next message and any descriptors that came with it.
 func (c channel) recv() (message, []*os.File, error) {
-	buf := make([]byte, maxMessage)
+	// Peek at the packet's size first: a buffer of maxMessage for every
+	// message costs page faults on the start path for nothing.
+	size := 0
+	for {
+		n, _, _, _, err := unix.Recvmsg(int(c.f.Fd()), nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return message{}, nil, fmt.Errorf("receive: %w", err)
+		}
+		size = n
+		break
+	}
+	if size > maxMessage {
+		return message{}, nil, fmt.Errorf("receive: message of %d bytes is too large", size)
+	}
+	buf := make([]byte, max(size, 1))
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
