@@ -29,6 +29,9 @@ func mountSystem(cfg *Config, root *os.File) error {
 	} else if err := bindAt(root, "/sys", "/sys", true); err != nil {
 		return err
 	}
+	if err := maskProcAndSys(root); err != nil {
+		return err
+	}
 	if cfg.ReadOnly {
 		if err := freshAt(root, "/tmp", "tmpfs", [][2]string{{"mode", "1777"}}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,6 +54,8 @@ func Main() {
 	os.Unsetenv(syncFDEnv)
 	os.Unsetenv(stageEnv)
 	unix.CloseOnExec(fd)
+	// ps inside shows "rbox-init" rather than "exe".
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("rbox-init\x00")[0])), 0, 0, 0)
 	// Gaining capabilities at our execve cleared the parent-death signal
 	// the clone set. Set it again; a supervisor that died before this
 	// line has closed its end of the channel, and recv below sees that.

@@ -233,3 +233,21 @@ func persistDir(t *testing.T) string {
 	})
 	return dir
 }
+
+// Kernel state is masked or read-only, as runc's default spec has it.
+func TestMaskedPaths(t *testing.T) {
+	out := ok(t, sh(t, `
+for f in /proc/keys /proc/timer_list /proc/sched_debug /proc/interrupts; do
+	[ -e $f ] && [ -n "$(head -c 1 $f)" ] && echo "readable $f"
+done
+for d in /proc/acpi /proc/scsi /sys/firmware; do
+	[ -d $d ] && [ -n "$(ls -A $d)" ] && echo "listable $d"
+done
+echo x > /proc/sys/kernel/hostname 2>/dev/null && echo "wrote /proc/sys"
+[ -e /proc/sysrq-trigger ] && echo h > /proc/sysrq-trigger 2>/dev/null && echo "wrote sysrq-trigger"
+grep -q ' /proc/sys proc ro' /proc/mounts || echo "/proc/sys not read-only"
+true`))
+	if out != "" {
+		t.Errorf("masked or read-only paths exposed:\n%s", out)
+	}
+}
