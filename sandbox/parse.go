@@ -6,7 +6,6 @@ import (
 	"io"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -45,8 +44,31 @@ func ParseVolume(s string) (Volume, error) {
 	return v, nil
 }
 
-var tmpfsSize = regexp.MustCompile(`^[0-9]+[kKmMgG%]?$`)
-var tmpfsMode = regexp.MustCompile(`^[0-7]{3,4}$`)
+// tmpfsSize accepts N, Nk, Nm, Ng or N% (the kernel's own forms).
+func tmpfsSize(v string) bool {
+	digits := strings.TrimRight(v, "kKmMgG%")
+	if len(v)-len(digits) > 1 {
+		return false
+	}
+	return allIn(digits, "0123456789")
+}
+
+// tmpfsMode accepts three or four octal digits.
+func tmpfsMode(v string) bool {
+	return (len(v) == 3 || len(v) == 4) && allIn(v, "01234567")
+}
+
+func allIn(s, set string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune(set, c) {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseTmpfs parses --tmpfs DST[:size=N,mode=M].
 func ParseTmpfs(s string) (Tmpfs, error) {
@@ -61,9 +83,9 @@ func ParseTmpfs(s string) (Tmpfs, error) {
 	for _, o := range strings.Split(opts, ",") {
 		k, v, _ := strings.Cut(o, "=")
 		switch {
-		case k == "size" && tmpfsSize.MatchString(v):
+		case k == "size" && tmpfsSize(v):
 			t.Size = v
-		case k == "mode" && tmpfsMode.MatchString(v):
+		case k == "mode" && tmpfsMode(v):
 			t.Mode = v
 		default:
 			return Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: bad option %q (use size=64m or mode=1777)", s, o)

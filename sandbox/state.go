@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,9 +59,11 @@ func newState(root string) (*state, error) {
 	if err := ensureRoot(root); err != nil {
 		return nil, err
 	}
+	// getrandom(2) directly: crypto/rand would bring the FIPS module's
+	// package initialisers into every start of the init.
 	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
+	if _, err := unix.Getrandom(b, 0); err != nil {
+		return nil, fmt.Errorf("random sandbox id: %w", err)
 	}
 	s := &state{id: hex.EncodeToString(b)}
 	s.dir = filepath.Join(root, s.id)

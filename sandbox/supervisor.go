@@ -46,6 +46,12 @@ func fail(err error) error { return &ExitError{Code: 125, Err: err} }
 // Run runs the sandbox to its end and returns the workload's exit status.
 // A non-nil error is rbox's own failure, already carrying its status.
 func Run(spec *Spec, o Options) (int, error) {
+	epoch := userns.Now()
+	debugf := func(format string, a ...any) {
+		if spec.Debug {
+			userns.Debugf(epoch, format, a...)
+		}
+	}
 	plan, helpers, err := planIDMap(spec, o)
 	if err != nil {
 		return 125, fail(err)
@@ -80,7 +86,9 @@ func Run(spec *Spec, o Options) (int, error) {
 		return 125, fail(err)
 	}
 
+	debugf("supervisor: state %s, id map %s", st.dir, mapName(plan))
 	cfg := initConfig(spec, st, plan)
+	cfg.Epoch = epoch
 	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
@@ -101,9 +109,13 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
+	debugf("supervisor: init cloned, pid %d", sb.Pid())
 	if err := idmap.Apply(plan, sb.Pid(), helpers); plan.Full && err != nil {
 		sb.Kill()
 		return 125, fail(fmt.Errorf("write the sandbox's ID map: %w", err))
+	}
+	if plan.Full {
+		debugf("supervisor: newuidmap and newgidmap done")
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
@@ -124,6 +136,7 @@ func Run(spec *Spec, o Options) (int, error) {
 			}
 			sb.Signal(s)
 		case r := <-res:
+			debugf("supervisor: init exited")
 			tty.finish()
 			if r.Err != nil {
 				return r.Code, &ExitError{Code: r.Code, Err: r.Err}
@@ -181,6 +194,13 @@ func planIDMap(spec *Spec, o Options) (idmap.Plan, idmap.Helpers, error) {
 	}
 	fmt.Fprintf(o.Stderr, "rbox: warning: %s: mapping only your uid %d to root (--idmap single hides this warning)\n", why, uid)
 	return single, idmap.Helpers{}, nil
+}
+
+func mapName(p idmap.Plan) string {
+	if p.Full {
+		return fmt.Sprintf("full (%d uids, %d gids)", idmap.Size(p.UID), idmap.Size(p.GID))
+	}
+	return "single"
 }
 
 // checkNumericUser refuses an unmapped numeric -u before anything starts;

@@ -6,13 +6,28 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/rbox-sandbox/rbox/overlay"
 )
 
-var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$`)
+// validHostname accepts letters, digits, '-' and '.', at most 64
+// characters, starting and ending with a letter or digit. (No regexp: its
+// package-level compile would run in every start of the init too.)
+func validHostname(h string) bool {
+	if h == "" || len(h) > 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		edge := i == 0 || i == len(h)-1
+		if !alnum && (edge || c != '-' && c != '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks a Spec and makes its host paths absolute. Each error is
 // one line that names the bad value and what to do.
@@ -53,7 +68,7 @@ func Validate(s *Spec) error {
 	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
 		return fmt.Errorf("invalid -w %q: the working directory must be an absolute path", s.Cwd)
 	}
-	if s.Hostname != "" && !hostnameRE.MatchString(s.Hostname) {
+	if s.Hostname != "" && !validHostname(s.Hostname) {
 		return fmt.Errorf("invalid --hostname %q: use letters, digits, '-' and '.', at most 64 characters", s.Hostname)
 	}
 	if s.User != "" {

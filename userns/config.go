@@ -39,6 +39,9 @@ type Config struct {
 	// ReapOnly asks the init to remove Reap and exit, building nothing.
 	ReapOnly bool `json:"reapOnly,omitempty"`
 	Debug    bool `json:"debug,omitempty"`
+	// Epoch is the supervisor's start on CLOCK_MONOTONIC, in nanoseconds:
+	// debug lines of both processes show times since then.
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // Mount is a mount from the host (bind) or a fresh tmpfs.

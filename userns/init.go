@@ -69,6 +69,7 @@ func Main() {
 }
 
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {
+	debugf(cfg, "init: config received")
 	// From here on our /proc files must not be open to the workload, which
 	// runs as the same user: /proc/1/fd would hand it our descriptors of the
 	// host's directories. The flag could not be set earlier because
@@ -96,10 +97,12 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	if err != nil {
 		return report(ch, err)
 	}
+	debugf(cfg, "init: root ready")
 	w, err := startWorkload(cfg, st, ch)
 	if err != nil {
 		return report(ch, err)
 	}
+	debugf(cfg, "init: workload started, pid %d", w)
 	ch.send(message{Type: msgStarted, Pid: w})
 
 	hangup := make(chan struct{})
@@ -116,10 +119,12 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		}
 	}()
 	code := supervise(w, sigs, hangup)
+	debugf(cfg, "init: workload exited with %d", code)
 	// Everything else in the namespace dies with the workload, as it would
 	// when PID 1 exits, but first: we still have cleaning to do.
 	killAll()
 	layers.clean()
+	debugf(cfg, "init: writable layer emptied")
 	ch.send(message{Type: msgExit, Code: code})
 	return code
 }
@@ -140,6 +145,19 @@ func report(ch channel, err error) int {
 
 func debugf(cfg *Config, format string, a ...any) {
 	if cfg.Debug {
-		fmt.Fprintf(os.Stderr, "rbox: debug: "+format+"\n", a...)
+		Debugf(cfg.Epoch, format, a...)
 	}
+}
+
+// Now is CLOCK_MONOTONIC in nanoseconds, the same clock in every process.
+func Now() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// Debugf prints a debug line stamped with the milliseconds since epoch.
+func Debugf(epoch int64, format string, a ...any) {
+	ms := float64(Now()-epoch) / 1e6
+	fmt.Fprintf(os.Stderr, "rbox: debug: %7.2fms "+format+"\n", append([]any{ms}, a...)...)
 }

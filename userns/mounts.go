@@ -55,6 +55,7 @@ func buildRoot(cfg *Config) (*rootState, error) {
 	if err := mountSystem(cfg, root); err != nil {
 		return nil, failure(125, "%w", err)
 	}
+	debugf(cfg, "init: /proc, /dev, /sys mounted")
 	if err := mountUser(root, cfg.Mounts); err != nil {
 		return nil, failure(125, "%w", err)
 	}
