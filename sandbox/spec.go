@@ -22,7 +22,10 @@ type Spec struct {
 	Volumes []Volume `json:"volumes,omitempty"`
 	Tmpfs   []Tmpfs  `json:"tmpfs,omitempty"`
 	IDMap   string   `json:"idmap"`
-	Debug   bool     `json:"debug,omitempty"`
+	// AllowNewPrivs lets setuid binaries and file capabilities raise the
+	// workload's privileges (no_new_privs is set otherwise).
+	AllowNewPrivs bool `json:"allowNewPrivs,omitempty"`
+	Debug         bool `json:"debug,omitempty"`
 }
 
 // Volume binds a host path into the sandbox.

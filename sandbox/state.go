@@ -82,7 +82,7 @@ func newState(root string) (*state, error) {
 		return nil, fmt.Errorf("create lock %q: %w", s.lock.Name(), err)
 	}
 	if err := os.Mkdir(s.dir, 0o700); err != nil {
-		s.release()
+		s.release(nil)
 		return nil, fmt.Errorf("create %q: %w", s.dir, err)
 	}
 	s.collectStale(root)
@@ -129,15 +129,19 @@ func (s *state) staleDirs() []string {
 	return out
 }
 
-// release removes the sandbox's directory and lock. If the directory cannot
-// be removed (the init was killed before it emptied the writable layer),
-// the lock file stays for the next run to find unlocked.
-func (s *state) release() {
+// release removes the sandbox's directory and lock. Files the workload
+// gave to subordinate IDs cannot be deleted by the host user: reap deletes
+// them as mapped root, in a user namespace of their own. If even that
+// fails, the lock file stays for the next run to find unlocked.
+func (s *state) release(reap func([]string) error) {
 	for _, d := range s.stale {
 		if removeTree(d.dir) == nil {
 			os.Remove(d.lock.Name())
 		}
 		d.lock.Close()
+	}
+	if removeTree(s.dir) != nil && reap != nil {
+		reap([]string{s.dir})
 	}
 	if removeTree(s.dir) == nil {
 		os.Remove(s.dir + ".lock")
@@ -189,12 +193,22 @@ func RemoveLayer(dir string, o Options) error {
 	if err != nil {
 		return fail(err)
 	}
-	cfg := &userns.Config{IDMap: plan, Reap: []string{abs}, ReapOnly: true}
+	return reap([]string{abs}, plan, helpers, o)
+}
+
+// reap removes directories as root of a new user namespace with the
+// user's full map, where files owned by subordinate IDs are ours to
+// delete. It builds no sandbox: the init removes them and exits.
+func reap(dirs []string, plan idmap.Plan, helpers idmap.Helpers, o Options) error {
+	if !plan.Full {
+		return fail(fmt.Errorf("cannot remove %q: it holds files of subordinate IDs and you have no subordinate range to map them", dirs[0]))
+	}
+	cfg := &userns.Config{IDMap: plan, Reap: dirs, ReapOnly: true}
 	sb, err := userns.Start(cfg, userns.StartOptions{Executable: o.Executable, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
 	if err != nil {
 		return fail(err)
 	}
-	if err := idmap.Apply(plan, sb.Pid(), helpers); plan.Full && err != nil {
+	if err := idmap.Apply(plan, sb.Pid(), helpers); err != nil {
 		sb.Kill()
 		return fail(fmt.Errorf("write the ID map: %w", err))
 	}

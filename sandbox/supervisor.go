@@ -47,6 +47,9 @@ func fail(err error) error { return &ExitError{Code: 125, Err: err} }
 // A non-nil error is rbox's own failure, already carrying its status.
 func Run(spec *Spec, o Options) (int, error) {
 	epoch := userns.Now()
+	// Nothing we inherited beyond stdio may reach the helpers or the
+	// sandbox.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	debugf := func(format string, a ...any) {
 		if spec.Debug {
 			userns.Debugf(epoch, format, a...)
@@ -66,7 +69,10 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
-	defer st.release()
+	defer func() {
+		st.release(func(dirs []string) error { return reap(dirs, plan, helpers, o) })
+		debugf("supervisor: state removed")
+	}()
 
 	layerDir := st.dir
 	if spec.Persist != "" {
@@ -94,7 +100,6 @@ func Run(spec *Spec, o Options) (int, error) {
 		cfg.Rootfs.FuseOverlayFS = p
 	}
 	cfg.Merged = merged
-	cfg.Ephemeral = spec.Persist == ""
 	if spec.Tty {
 		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Rows, cfg.Cols = ws.Row, ws.Col
@@ -239,17 +244,18 @@ func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
 		hostname = "rbox-" + st.id[:8]
 	}
 	cfg := &userns.Config{
-		Args:       spec.Args,
-		Env:        workloadEnv(spec, hostname),
-		Cwd:        spec.Cwd,
-		User:       spec.User,
-		Tty:        spec.Tty,
-		Hostname:   hostname,
-		OwnNetwork: spec.Net != NetHost,
-		ReadOnly:   spec.ReadOnly,
-		IDMap:      plan,
-		Reap:       st.staleDirs(),
-		Debug:      spec.Debug,
+		Args:          spec.Args,
+		Env:           workloadEnv(spec, hostname),
+		Cwd:           spec.Cwd,
+		User:          spec.User,
+		Tty:           spec.Tty,
+		Hostname:      hostname,
+		OwnNetwork:    spec.Net != NetHost,
+		ReadOnly:      spec.ReadOnly,
+		AllowNewPrivs: spec.AllowNewPrivs,
+		IDMap:         plan,
+		Reap:          st.staleDirs(),
+		Debug:         spec.Debug,
 	}
 	if cfg.Cwd == "" {
 		cfg.Cwd = "/"

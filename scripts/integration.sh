@@ -22,7 +22,7 @@ summarize() { # count top-level results of a -test.v log
 
 if [ "$(id -u)" != 0 ]; then
 	make -s testdata
-	$GO test -c -o bin/integration.test ./tests/integration
+	CGO_ENABLED=0 $GO test -c -o bin/integration.test ./tests/integration
 	log=$(mktemp)
 	trap 'rm -f "$log"' EXIT
 	RBOX_BIN=$PWD/bin/rbox RBOX_ROOTFS=$PWD/testdata/rootfs RBOX_TEST_STRICT=$strict \
@@ -37,7 +37,7 @@ stage=$(mktemp -d /tmp/rbox-it.XXXXXX)
 cleanup() { rm -rf "$stage"; }
 trap cleanup EXIT
 chmod 0755 "$stage"
-$GO test -c -o "$stage/integration.test" ./tests/integration
+CGO_ENABLED=0 $GO test -c -o "$stage/integration.test" ./tests/integration
 cp bin/rbox "$stage/rbox"
 cp testdata/mkrootfs.sh "$stage/"
 chmod 0755 "$stage"/*

@@ -4,47 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// layers holds descriptors of the ephemeral upper and work directories,
-// opened before the pivot: afterwards no path leads back to them.
-type layers struct {
-	fds  []int
-	once sync.Once
-}
-
-func openLayers(cfg *Config) (*layers, error) {
-	l := &layers{}
+// reapStale removes the directories the supervisor could not: what
+// killed sandboxes left, or a --persist layer being deleted. It runs before
+// the pivot, by path, and keeps no descriptor: a descriptor of a host
+// directory held by the init is a way out of the sandbox through
+// /proc/1/fd for any workload allowed to ptrace it.
+func reapStale(cfg *Config) error {
+	var errs []error
 	for _, dir := range cfg.Reap {
 		if err := removeAll(dir); err != nil {
-			debugf(cfg, "removing stale %q: %v", dir, err)
+			errs = append(errs, fmt.Errorf("remove %q: %w", dir, err))
 		}
 	}
-	if !cfg.Ephemeral {
-		return l, nil
-	}
-	for _, dir := range []string{cfg.Rootfs.Upper, cfg.Rootfs.Work} {
-		fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_RDONLY, 0)
-		if err != nil {
-			return nil, failure(125, "open %q: %w", dir, err)
-		}
-		l.fds = append(l.fds, fd)
-	}
-	return l, nil
-}
-
-// clean empties the writable layer. The overlay may still be mounted as our
-// root; nothing will look at it again.
-func (l *layers) clean() {
-	l.once.Do(func() {
-		for _, fd := range l.fds {
-			removeContents(fd)
-			unix.Close(fd)
-		}
-	})
+	return errors.Join(errs...)
 }
 
 // removeAll removes a directory tree by path, as mapped root.

@@ -25,10 +25,9 @@ type Config struct {
 	// Merged is the host directory the overlay is mounted on before the
 	// init pivots into it.
 	Merged string `json:"merged"`
-	// Ephemeral asks the init to empty the upper and work directories
-	// before it exits: only a process inside the user namespace can delete
-	// files that the workload gave to subordinate IDs.
-	Ephemeral bool `json:"ephemeral,omitempty"`
+	// AllowNewPrivs leaves no_new_privs unset, for workloads that need
+	// setuid binaries.
+	AllowNewPrivs bool `json:"allowNewPrivs,omitempty"`
 
 	Mounts []Mount    `json:"mounts,omitempty"`
 	Files  []File     `json:"files,omitempty"`

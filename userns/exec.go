@@ -57,7 +57,11 @@ func startWorkload(cfg *Config, st *rootState, ch channel) (int, error) {
 		// TIOCSTI on it fails (bubblewrap's CVE-2017-5226).
 		cmd.SysProcAttr.Setsid = true
 	}
-	pid, err := spawn(cmd)
+	pid, err := spawn(cmd, func() error { return restrictThread(cfg) })
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, execFailure(cfg.Args[0], err)
 	}
@@ -68,7 +72,7 @@ func startWorkload(cfg *Config, st *rootState, ch channel) (int, error) {
 // credentials are when it forks (capabilities, no_new_privs, seccomp, all
 // per-thread) the workload inherits, and the thread is thrown away after:
 // returning while locked makes the runtime destroy it.
-func spawn(cmd *exec.Cmd) (int, error) {
+func spawn(cmd *exec.Cmd, restrict func() error) (int, error) {
 	type result struct {
 		pid int
 		err error
@@ -76,6 +80,10 @@ func spawn(cmd *exec.Cmd) (int, error) {
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		if err := restrict(); err != nil {
+			done <- result{err: &exitError{code: 125, err: err}}
+			return
+		}
 		if err := cmd.Start(); err != nil {
 			done <- result{err: err}
 			return

@@ -87,3 +87,15 @@ func bindReadOnly(root *os.File, p string) error {
 	}
 	return attach(tree, h, p)
 }
+
+// restrictThread applies, to the calling (locked) thread only, what the
+// workload must inherit: no_new_privs unless the user opted out, so that
+// setuid binaries and file capabilities cannot raise its privileges.
+func restrictThread(cfg *Config) error {
+	if !cfg.AllowNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	return nil
+}

@@ -38,6 +38,13 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "rbox: this is the sandbox init; run rbox exec instead")
 		os.Exit(125)
 	}
+	// Descriptors the user's shell (or anyone up the chain) left open
+	// without close-on-exec must not reach the workload (runc's
+	// CVE-2024-21626 was a leaked directory descriptor).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: sandbox init: close_range: %v\n", err)
+		os.Exit(125)
+	}
 	ch := channel{os.NewFile(uintptr(fd), "sync")}
 	if os.Getenv(stageEnv) == stageMap {
 		if m, _, err := ch.recv(); err != nil || m.Type != msgGo {
@@ -46,13 +53,18 @@ func Main() {
 		}
 		// Mapped now: executing ourselves again makes us root of the
 		// namespace with every capability, which no call could give us.
-		env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun}
+		env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
+			os.Exit(125)
+		}
 		err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
 		fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec: %v\n", err)
 		os.Exit(125)
 	}
 	os.Unsetenv(syncFDEnv)
 	os.Unsetenv(stageEnv)
+	os.Unsetenv("GODEBUG")
 	unix.CloseOnExec(fd)
 	// ps inside shows "rbox-init" rather than "exe".
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("rbox-init\x00")[0])), 0, 0, 0)
@@ -77,21 +89,17 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return report(ch, failure(125, "set non-dumpable: %w", err))
 	}
-	layers, err := openLayers(cfg)
-	if err != nil {
-		return report(ch, err)
-	}
+	rerr := reapStale(cfg)
 	if cfg.ReapOnly {
-		code := 0
-		for _, dir := range cfg.Reap {
-			if _, err := os.Lstat(dir); err == nil {
-				return report(ch, failure(125, "remove %q: some files could not be removed", dir))
-			}
+		if rerr != nil {
+			return report(ch, failure(125, "%w", rerr))
 		}
-		ch.send(message{Type: msgExit, Code: code})
-		return code
+		ch.send(message{Type: msgExit})
+		return 0
 	}
-	defer layers.clean()
+	if rerr != nil {
+		debugf(cfg, "init: %v", rerr)
+	}
 
 	st, err := buildRoot(cfg)
 	if err != nil {
@@ -123,8 +131,6 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	// Everything else in the namespace dies with the workload, as it would
 	// when PID 1 exits, but first: we still have cleaning to do.
 	killAll()
-	layers.clean()
-	debugf(cfg, "init: writable layer emptied")
 	ch.send(message{Type: msgExit, Code: code})
 	return code
 }

@@ -52,9 +52,12 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		exe = "/proc/self/exe"
 	}
 	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{"rbox", InitArg},
-		Env:        []string{fmt.Sprintf("%s=%d", syncFDEnv, 3)},
+		Path: exe,
+		Args: []string{"rbox", InitArg},
+		// GODEBUG: Go's container-aware GOMAXPROCS keeps the host's cgroup
+		// files open for the life of the process; the init needs none of
+		// that, and holds no host descriptor it does not have to.
+		Env:        []string{fmt.Sprintf("%s=%d", syncFDEnv, 3), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
 		Stdin:      o.Stdin,
 		Stdout:     o.Stdout,
 		Stderr:     o.Stderr,
