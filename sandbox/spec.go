@@ -1,5 +1,7 @@
 package sandbox
 
+import "time"
+
 // Spec describes one sandbox run. The CLI fills it; Validate checks it.
 type Spec struct {
 	Rootfs string   `json:"rootfs"`
@@ -22,6 +24,10 @@ type Spec struct {
 	Volumes []Volume `json:"volumes,omitempty"`
 	Tmpfs   []Tmpfs  `json:"tmpfs,omitempty"`
 	IDMap   string   `json:"idmap"`
+	// Timeout ends the workload with SIGTERM after this long, and with
+	// SIGKILL StopTimeout later; zero means no limit.
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StopTimeout time.Duration `json:"stopTimeout,omitempty"`
 	// AllowNewPrivs lets setuid binaries and file capabilities raise the
 	// workload's privileges (no_new_privs is set otherwise).
 	AllowNewPrivs bool `json:"allowNewPrivs,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -133,6 +134,13 @@ func Run(spec *Spec, o Options) (int, error) {
 	var tty ttyRelay
 	res := make(chan userns.Result, 1)
 	go func() { res <- sb.Wait(func(m *os.File) { tty.start(m, o) }) }()
+	// --timeout: SIGTERM at the deadline, SIGKILL after the grace period,
+	// and the status coreutils timeout(1) uses.
+	var deadline, grace <-chan time.Time
+	if spec.Timeout > 0 {
+		deadline = time.After(spec.Timeout)
+	}
+	timedOut := false
 	for {
 		select {
 		case s := <-sigs:
@@ -140,9 +148,21 @@ func Run(spec *Spec, o Options) (int, error) {
 				continue
 			}
 			sb.Signal(s)
+		case <-deadline:
+			deadline, timedOut = nil, true
+			fmt.Fprintf(o.Stderr, "rbox: timeout: the workload ran for %s; sending SIGTERM (SIGKILL in %s)\n", spec.Timeout, spec.StopTimeout)
+			sb.Signal(unix.SIGTERM)
+			grace = time.After(spec.StopTimeout)
+		case <-grace:
+			grace = nil
+			fmt.Fprintf(o.Stderr, "rbox: timeout: the workload ignored SIGTERM for %s; killing the sandbox\n", spec.StopTimeout)
+			sb.Signal(unix.SIGKILL)
 		case r := <-res:
 			debugf("supervisor: init exited")
 			tty.finish()
+			if timedOut {
+				return ExitTimeout, nil
+			}
 			if r.Err != nil {
 				return r.Code, &ExitError{Code: r.Code, Err: r.Err}
 			}
@@ -150,6 +170,9 @@ func Run(spec *Spec, o Options) (int, error) {
 		}
 	}
 }
+
+// ExitTimeout is the status of a run ended by --timeout, as timeout(1).
+const ExitTimeout = 124
 
 // planIDMap picks the mapping: the user's subordinate ranges when they and
 // the helpers exist, else the user alone, with a warning unless asked for.

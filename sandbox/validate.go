@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rbox-sandbox/rbox/overlay"
 )
@@ -75,6 +76,12 @@ func Validate(s *Spec) error {
 		if err := CheckUser(s.User); err != nil {
 			return err
 		}
+	}
+	if s.Timeout < 0 || s.StopTimeout < 0 {
+		return errors.New("--timeout and --stop-timeout must not be negative")
+	}
+	if s.Timeout > 0 && s.StopTimeout == 0 {
+		s.StopTimeout = 10 * time.Second
 	}
 	if err := validatePersist(s); err != nil {
 		return err

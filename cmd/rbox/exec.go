@@ -5,28 +5,31 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
 type execCmd struct {
-	Rootfs        string   `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
-	Env           []string `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
-	EnvFile       []string `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
-	Workdir       string   `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
-	User          string   `short:"u" help:"Run as UID[:GID] or NAME[:GROUP] of the image's /etc/passwd." placeholder:"USER"`
-	Tty           bool     `short:"t" help:"Give the command a terminal (a pty inside the sandbox)."`
-	Stdin         bool     `short:"i" name:"interactive" help:"Accepted for docker compatibility: stdin is always passed through."`
-	Hostname      string   `help:"Hostname inside the sandbox (default rbox-<id>)."`
-	Net           string   `help:"Network: none (own namespace, loopback only) or host." default:"none" enum:"none,host" placeholder:"MODE"`
-	Overlay       string   `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
-	ReadOnly      bool     `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
-	Persist       string   `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
-	Volume        []string `short:"v" help:"Bind a host path: SRC:DST[:ro]." sep:"none" placeholder:"SRC:DST[:ro]"`
-	Tmpfs         []string `help:"Mount a tmpfs: DST[:size=64m,mode=1777]." sep:"none" placeholder:"DST[:OPTS]"`
-	IDMap         string   `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
-	AllowNewPrivs bool     `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
-	Debug         bool     `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
+	Rootfs        string        `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
+	Env           []string      `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
+	EnvFile       []string      `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
+	Workdir       string        `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
+	User          string        `short:"u" help:"Run as UID[:GID] or NAME[:GROUP] of the image's /etc/passwd." placeholder:"USER"`
+	Tty           bool          `short:"t" help:"Give the command a terminal (a pty inside the sandbox)."`
+	Stdin         bool          `short:"i" name:"interactive" help:"Accepted for docker compatibility: stdin is always passed through."`
+	Hostname      string        `help:"Hostname inside the sandbox (default rbox-<id>)."`
+	Net           string        `help:"Network: none (own namespace, loopback only) or host." default:"none" enum:"none,host" placeholder:"MODE"`
+	Overlay       string        `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
+	ReadOnly      bool          `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
+	Persist       string        `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
+	Volume        []string      `short:"v" help:"Bind a host path: SRC:DST[:ro]." sep:"none" placeholder:"SRC:DST[:ro]"`
+	Tmpfs         []string      `help:"Mount a tmpfs: DST[:size=64m,mode=1777]." sep:"none" placeholder:"DST[:OPTS]"`
+	IDMap         string        `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
+	Timeout       time.Duration `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
+	StopTimeout   time.Duration `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
+	AllowNewPrivs bool          `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
+	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
 
 	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
 }
@@ -56,6 +59,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		Rootfs: c.Rootfs, Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty,
 		Hostname: c.Hostname, Net: c.Net, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,
+		Timeout: c.Timeout, StopTimeout: c.StopTimeout,
 	}
 	if c.Tty {
 		s.Term = os.Getenv("TERM")

@@ -161,3 +161,25 @@ func TestSupervisorKilled(t *testing.T) {
 		t.Errorf("the next run did not clean the dead sandbox's state: %v", entries)
 	}
 }
+
+func TestTimeout(t *testing.T) {
+	r := sh(t, "sleep 30", "--timeout", "200ms")
+	if r.code != 124 || !strings.Contains(r.stderr, "SIGTERM") {
+		t.Errorf("--timeout: want 124 and a message, got\n%s", r)
+	}
+	t0 := time.Now()
+	r = sh(t, "trap '' TERM; while :; do sleep 0.05; done", "--timeout", "200ms", "--stop-timeout", "300ms")
+	if r.code != 124 || !strings.Contains(r.stderr, "ignored SIGTERM") {
+		t.Errorf("--timeout with a workload that ignores SIGTERM: want 124, got\n%s", r)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if out := ok(t, sh(t, "echo quick", "--timeout", "30s")); out != "quick\n" {
+		t.Errorf("a quick workload under --timeout: %q", out)
+	}
+	r = sh(t, "true", "--timeout", "5x")
+	if r.code != 125 || !strings.Contains(r.stderr, `"5x"`) {
+		t.Errorf("bad duration: want 125 naming it, got\n%s", r)
+	}
+}
