@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,8 +88,10 @@ func leftovers() error {
 	if procs := strayProcesses(); len(procs) > 0 {
 		problems = append(problems, fmt.Sprintf("processes left: %v", procs))
 	}
-	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && bytes.Contains(mi, []byte(stateDir)) {
-		problems = append(problems, "mounts left under "+stateDir)
+	if ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(stateDir)); err != nil {
+		problems = append(problems, fmt.Sprintf("read mountinfo: %v", err))
+	} else if len(ms) > 0 {
+		problems = append(problems, fmt.Sprintf("%d mounts left under %s, the first on %s", len(ms), stateDir, ms[0].Mountpoint))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
