@@ -4,6 +4,9 @@ import "time"
 
 // Spec describes one sandbox run. The CLI fills it; Validate checks it.
 type Spec struct {
+	// Name names the sandbox for rbox ps, enter, kill, wait, logs and rm;
+	// empty for a generated one (rbox-<id>).
+	Name   string   `json:"name,omitempty"`
 	Rootfs string   `json:"rootfs"`
 	Args   []string `json:"args"`
 	// Env is the complete environment of the workload, KEY=VALUE, without

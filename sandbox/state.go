@@ -16,17 +16,25 @@ import (
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
-// Each sandbox owns ROOT/ID/ (its writable layer and mount point) and the
-// lock file ROOT/ID.lock, which its supervisor holds with flock for the
-// whole run. A lock that can be taken belongs to a dead supervisor: its
-// directory is stale. The lock file is created with O_TMPFILE, locked, and
-// only then linked into place, so no other rbox ever sees it unlocked while
-// its owner lives.
+// Each sandbox owns ROOT/ID/ (meta.json, the log of a detached sandbox, and
+// layer/ with its writable layer and mount point), the lock file
+// ROOT/ID.lock, which its supervisor holds with flock for the whole run, and
+// the name ROOT/names/NAME, a symlink to ID. A lock that can be taken
+// belongs to a supervisor that is gone: its sandbox has exited (a detached
+// sandbox keeps its directory, without the layer, until rbox rm) or died
+// (its directory is stale and the next run removes it). The lock file is
+// created with O_TMPFILE, locked, and only then linked into place, so no
+// other rbox ever sees it unlocked while its owner lives.
 
 type state struct {
+	root string
 	id   string
+	name string
 	dir  string
 	lock *os.File
+	// keep leaves meta.json and the log after the run (detached sandboxes,
+	// for rbox ps, wait, logs and rm).
+	keep bool
 	// stale holds the locks of dead sandboxes we could not delete from the
 	// host (files owned by subordinate IDs); the init deletes them inside
 	// the user namespace and we finish the job afterwards.
@@ -55,7 +63,10 @@ func ensureRoot(root string) error {
 	return nil
 }
 
-func newState(root string) (*state, error) {
+// layer is the directory of the writable layer and the mount point.
+func (s *state) layer() string { return filepath.Join(s.dir, "layer") }
+
+func newState(root, name string) (*state, error) {
 	if err := ensureRoot(root); err != nil {
 		return nil, err
 	}
@@ -65,8 +76,12 @@ func newState(root string) (*state, error) {
 	if _, err := unix.Getrandom(b, 0); err != nil {
 		return nil, fmt.Errorf("random sandbox id: %w", err)
 	}
-	s := &state{id: hex.EncodeToString(b)}
+	s := &state{root: root, id: hex.EncodeToString(b)}
 	s.dir = filepath.Join(root, s.id)
+	s.name = name
+	if s.name == "" {
+		s.name = "rbox-" + s.id[:8]
+	}
 
 	fd, err := unix.Open(root, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -81,11 +96,18 @@ func newState(root string) (*state, error) {
 		s.lock.Close()
 		return nil, fmt.Errorf("create lock %q: %w", s.lock.Name(), err)
 	}
-	if err := os.Mkdir(s.dir, 0o700); err != nil {
-		s.release(nil)
-		return nil, fmt.Errorf("create %q: %w", s.dir, err)
-	}
 	s.collectStale(root)
+	if err := claimName(root, s.name, s.id); err != nil {
+		os.Remove(s.dir + ".lock")
+		s.lock.Close()
+		return nil, err
+	}
+	for _, d := range []string{s.dir, s.layer()} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			s.release(nil)
+			return nil, fmt.Errorf("create %q: %w", d, err)
+		}
+	}
 	return s, nil
 }
 
@@ -111,9 +133,12 @@ func (s *state) collectStale(root string) {
 			continue
 		}
 		dir := filepath.Join(root, name)
+		if m, err := readMeta(dir); err == nil && m.Status == StatusExited {
+			f.Close() // a detached sandbox that ended: kept for rbox rm
+			continue
+		}
 		if removeTree(dir) == nil {
-			os.Remove(lockPath)
-			f.Close()
+			forget(root, dir, f)
 			continue
 		}
 		s.stale = append(s.stale, staleDir{dir: dir, lock: f})
@@ -136,17 +161,63 @@ func (s *state) staleDirs() []string {
 func (s *state) release(reap func([]string) error) {
 	for _, d := range s.stale {
 		if removeTree(d.dir) == nil {
-			os.Remove(d.lock.Name())
+			forget(s.root, d.dir, d.lock)
+		} else {
+			d.lock.Close()
 		}
-		d.lock.Close()
 	}
-	if removeTree(s.dir) != nil && reap != nil {
-		reap([]string{s.dir})
+	gone := s.dir
+	if s.keep {
+		gone = s.layer()
 	}
-	if removeTree(s.dir) == nil {
-		os.Remove(s.dir + ".lock")
+	if removeTree(gone) != nil && reap != nil {
+		reap([]string{gone})
+	}
+	if removeTree(gone) == nil && !s.keep {
+		forget(s.root, s.dir, s.lock)
+		return
 	}
 	s.lock.Close()
+}
+
+// forget removes a sandbox's name and lock once its directory is gone.
+func forget(root, dir string, lock *os.File) {
+	id := filepath.Base(dir)
+	if names, err := os.ReadDir(filepath.Join(root, "names")); err == nil {
+		for _, n := range names {
+			p := filepath.Join(root, "names", n.Name())
+			if target, _ := os.Readlink(p); target == id {
+				os.Remove(p)
+			}
+		}
+	}
+	os.Remove(dir + ".lock")
+	lock.Close()
+}
+
+// claimName links ROOT/names/NAME to id; a name held by a dead sandbox is
+// taken over.
+func claimName(root, name, id string) error {
+	dir := filepath.Join(root, "names")
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create %q: %w", dir, err)
+	}
+	p := filepath.Join(dir, name)
+	for try := 0; try < 2; try++ {
+		err := os.Symlink(id, p)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("claim name %q: %w", name, err)
+		}
+		other, _ := os.Readlink(p)
+		if _, err := os.Stat(filepath.Join(root, other+".lock")); err == nil {
+			return fmt.Errorf("the name %q is in use by sandbox %s: pick another --name, or rbox rm %s once it has exited", name, other, name)
+		}
+		os.Remove(p) // its sandbox is gone
+	}
+	return fmt.Errorf("claim name %q: raced with another rbox", name)
 }
 
 // removeTree is os.RemoveAll that first makes our own unreadable
@@ -216,7 +287,7 @@ func reap(dirs []string, plan idmap.Plan, helpers idmap.Helpers, o Options) erro
 		sb.Kill()
 		return fail(err)
 	}
-	if r := sb.Wait(nil); r.Err != nil {
+	if r := sb.Wait(userns.Hooks{}); r.Err != nil {
 		return &ExitError{Code: r.Code, Err: r.Err}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +25,10 @@ import (
 // Options are the supervisor's host-side settings, which are not part of
 // what the sandbox is.
 type Options struct {
+	// Detached, when set, makes this a detached run: output goes to the
+	// sandbox's log, the state stays after exit for rbox ps/wait/rm, and
+	// the outcome of the start is reported on this pipe (see Detach).
+	Detached *os.File
 	// StateRoot is the per-user directory for sandbox state.
 	StateRoot string
 	// Executable is the rbox binary to re-execute as the init.
@@ -66,16 +71,41 @@ func Run(spec *Spec, o Options) (int, error) {
 		}
 	}
 
-	st, err := newState(o.StateRoot)
+	st, err := newState(o.StateRoot, spec.Name)
 	if err != nil {
 		return 125, fail(err)
 	}
+	st.keep = o.Detached != nil
+	meta := &Meta{
+		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
+		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
+	}
+	code := 125
+	// A detached sandbox whose workload never started is not kept: the
+	// failure went to the user who asked for it.
+	var started atomic.Bool
 	defer func() {
+		if st.keep && !started.Load() {
+			st.keep = false
+		}
+		if st.keep {
+			meta.Status, meta.ExitCode, meta.Finished = StatusExited, &code, time.Now()
+			writeMeta(st.dir, meta)
+		}
 		st.release(func(dirs []string) error { return reap(dirs, plan, helpers, o) })
 		debugf("supervisor: state removed")
 	}()
+	if st.keep {
+		// From here on everything the sandbox and we print goes to its log.
+		log, err := os.OpenFile(filepath.Join(st.dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return 125, fail(err)
+		}
+		defer log.Close()
+		o.Stdout, o.Stderr = log, log
+	}
 
-	layerDir := st.dir
+	layerDir := st.layer()
 	if spec.Persist != "" {
 		unlock, err := lockPersist(spec.Persist)
 		if err != nil {
@@ -88,7 +118,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
-	merged := filepath.Join(st.dir, "merged")
+	merged := filepath.Join(st.layer(), "merged")
 	if err := os.Mkdir(merged, 0o700); err != nil {
 		return 125, fail(err)
 	}
@@ -101,7 +131,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		cfg.Rootfs.FuseOverlayFS = p
 	}
 	cfg.Merged = merged
-	if spec.Tty {
+	if spec.Tty && !st.keep {
 		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Rows, cfg.Cols = ws.Row, ws.Col
 		}
@@ -116,6 +146,11 @@ func Run(spec *Spec, o Options) (int, error) {
 		return 125, fail(err)
 	}
 	debugf("supervisor: init cloned, pid %d", sb.Pid())
+	meta.InitPid = sb.Pid()
+	if err := writeMeta(st.dir, meta); err != nil {
+		sb.Kill()
+		return 125, fail(err)
+	}
 	if err := idmap.Apply(plan, sb.Pid(), helpers); plan.Full && err != nil {
 		sb.Kill()
 		return 125, fail(fmt.Errorf("write the sandbox's ID map: %w", err))
@@ -133,7 +168,17 @@ func Run(spec *Spec, o Options) (int, error) {
 
 	var tty ttyRelay
 	res := make(chan userns.Result, 1)
-	go func() { res <- sb.Wait(func(m *os.File) { tty.start(m, o) }) }()
+	go func() {
+		res <- sb.Wait(userns.Hooks{
+			Pty: func(m *os.File) { tty.start(m, o) },
+			Started: func(int) {
+				started.Store(true)
+				if o.Detached != nil {
+					reportDetached(o.Detached, st.name, nil)
+				}
+			},
+		})
+	}()
 	// --timeout: SIGTERM at the deadline, SIGKILL after the grace period,
 	// and the status coreutils timeout(1) uses.
 	var deadline, grace <-chan time.Time
@@ -160,13 +205,15 @@ func Run(spec *Spec, o Options) (int, error) {
 		case r := <-res:
 			debugf("supervisor: init exited")
 			tty.finish()
+			code = r.Code
 			if timedOut {
-				return ExitTimeout, nil
+				code = ExitTimeout
+				return code, nil
 			}
 			if r.Err != nil {
-				return r.Code, &ExitError{Code: r.Code, Err: r.Err}
+				return code, &ExitError{Code: code, Err: r.Err}
 			}
-			return r.Code, nil
+			return code, nil
 		}
 	}
 }
@@ -264,7 +311,7 @@ func lockPersist(dir string) (func(), error) {
 func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
 	hostname := spec.Hostname
 	if hostname == "" {
-		hostname = "rbox-" + st.id[:8]
+		hostname = st.name
 	}
 	cfg := &userns.Config{
 		Args:          spec.Args,

@@ -72,6 +72,9 @@ func Validate(s *Spec) error {
 	if s.Hostname != "" && !validHostname(s.Hostname) {
 		return fmt.Errorf("invalid --hostname %q: use letters, digits, '-' and '.', at most 64 characters", s.Hostname)
 	}
+	if s.Name != "" && !validName(s.Name) {
+		return fmt.Errorf("invalid --name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters", s.Name)
+	}
 	if s.User != "" {
 		if err := CheckUser(s.User); err != nil {
 			return err
@@ -101,6 +104,20 @@ func Validate(s *Spec) error {
 		}
 	}
 	return nil
+}
+
+func validName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '-' && c != '_' && c != '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func validatePersist(s *Spec) error {

@@ -149,9 +149,17 @@ type InitError struct {
 
 func (e *InitError) Error() string { return e.Msg }
 
-// Wait follows the init until it exits. onPty receives the terminal master
-// when the workload has a pty; it owns the file.
-func (s *Sandbox) Wait(onPty func(*os.File)) Result {
+// Hooks are called as the init reports progress.
+type Hooks struct {
+	// Pty receives the terminal master when the workload has a pty; it
+	// owns the file.
+	Pty func(*os.File)
+	// Started is called once the workload runs, with its pid inside.
+	Started func(pid int)
+}
+
+// Wait follows the init until it exits.
+func (s *Sandbox) Wait(h Hooks) Result {
 	var res Result
 	exited := false
 	for {
@@ -161,12 +169,15 @@ func (s *Sandbox) Wait(onPty func(*os.File)) Result {
 		}
 		switch m.Type {
 		case msgPty:
-			if len(files) == 1 && onPty != nil {
-				onPty(files[0])
+			if len(files) == 1 && h.Pty != nil {
+				h.Pty(files[0])
 				files = nil
 			}
 		case msgStarted:
 			res.WorkloadPid = m.Pid
+			if h.Started != nil {
+				h.Started(m.Pid)
+			}
 		case msgExit:
 			res.Code, exited = m.Code, true
 		case msgError:

@@ -11,6 +11,8 @@ import (
 )
 
 type execCmd struct {
+	Name          string        `help:"Name the sandbox (default rbox-<id>); also its hostname unless --hostname." placeholder:"NAME"`
+	Detach        bool          `short:"d" help:"Run in the background: print the name and return; output goes to rbox logs NAME."`
 	Rootfs        string        `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
 	Env           []string      `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
 	EnvFile       []string      `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
@@ -35,6 +37,22 @@ type execCmd struct {
 }
 
 func (c *execCmd) run() (int, error) {
+	// A detached supervisor is this same command line run again with a
+	// report pipe (sandbox.Detach); it reports failures there, not here.
+	var report *os.File
+	if v := os.Getenv(sandbox.DetachFDEnv); v != "" {
+		os.Unsetenv(sandbox.DetachFDEnv)
+		fd, _ := strconv.Atoi(v)
+		report = os.NewFile(uintptr(fd), "detach-report")
+	}
+	code, err := c.runSpec(report)
+	if report != nil && err != nil {
+		sandbox.ReportDetachFailure(report, err)
+	}
+	return code, err
+}
+
+func (c *execCmd) runSpec(report *os.File) (int, error) {
 	spec, err := c.spec()
 	if err != nil {
 		return exitFailure, err
@@ -42,8 +60,20 @@ func (c *execCmd) run() (int, error) {
 	if err := sandbox.Validate(spec); err != nil {
 		return exitFailure, err
 	}
+	if c.Detach && report == nil {
+		if c.Tty {
+			return exitFailure, fmt.Errorf("-d and -t conflict: a detached sandbox has no terminal; use rbox enter -t NAME -- sh to get one")
+		}
+		name, err := sandbox.Detach(os.Args[1:])
+		if err != nil {
+			return exitFailure, err
+		}
+		fmt.Println(name)
+		return 0, nil
+	}
 	return sandbox.Run(spec, sandbox.Options{
 		StateRoot: stateRoot(),
+		Detached:  report,
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 }
@@ -56,6 +86,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		args = args[1:]
 	}
 	s := &sandbox.Spec{
+		Name:   c.Name,
 		Rootfs: c.Rootfs, Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty,
 		Hostname: c.Hostname, Net: c.Net, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,

@@ -22,6 +22,11 @@ const (
 
 type cli struct {
 	Exec        execCmd        `cmd:"" help:"Run a command in a new sandbox."`
+	Ps          psCmd          `cmd:"" help:"List sandboxes."`
+	Logs        logsCmd        `cmd:"" help:"Print the output of a detached sandbox."`
+	Kill        killCmd        `cmd:"" help:"Send a signal to a sandbox's workload."`
+	Wait        waitCmd        `cmd:"" help:"Wait for a sandbox to end; exit with its status."`
+	Rm          rmCmd          `cmd:"" help:"Remove exited detached sandboxes."`
 	RemoveLayer removeLayerCmd `cmd:"" name:"remove-layer" help:"Delete a --persist directory, files owned by subordinate IDs included."`
 	Version     versionCmd     `cmd:"" help:"Print the rbox version."`
 }

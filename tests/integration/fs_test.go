@@ -160,7 +160,7 @@ func TestEphemeralLayerRemoved(t *testing.T) {
 	// Files owned by subordinate IDs in a directory only they may enter:
 	// the host user could not delete these; rbox must.
 	ok(t, sh(t, "mkdir -p /deep/a/b; echo x > /deep/a/b/f; chown -R 1000:1000 /deep; chmod -R 700 /deep; chmod 000 /deep/a/b"))
-	if entries, _ := os.ReadDir(stateRoot()); len(entries) != 0 {
+	if entries := stateEntries(); len(entries) != 0 {
 		t.Errorf("state left after the run: %v", entries)
 	}
 }

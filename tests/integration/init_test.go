@@ -157,7 +157,7 @@ func TestSupervisorKilled(t *testing.T) {
 		t.Fatalf("sandbox processes outlived the supervisor: %v", p)
 	}
 	ok(t, sh(t, "true"))
-	if entries, _ := os.ReadDir(stateRoot()); len(entries) != 0 {
+	if entries := stateEntries(); len(entries) != 0 {
 		t.Errorf("the next run did not clean the dead sandbox's state: %v", entries)
 	}
 }

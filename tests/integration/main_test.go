@@ -78,11 +78,7 @@ func stateRoot() string { return filepath.Join(stateDir, fmt.Sprintf("rbox-%d", 
 // the runs.
 func leftovers() error {
 	var problems []string
-	if entries, err := os.ReadDir(stateRoot()); err == nil && len(entries) > 0 {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
+	if names := stateEntries(); len(names) > 0 {
 		problems = append(problems, fmt.Sprintf("state left in %s: %v", stateRoot(), names))
 	}
 	if procs := strayProcesses(); len(procs) > 0 {
@@ -97,6 +93,21 @@ func leftovers() error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// stateEntries lists what is in the state root, but for an empty names/.
+func stateEntries() []string {
+	entries, _ := os.ReadDir(stateRoot())
+	var names []string
+	for _, e := range entries {
+		if e.Name() == "names" {
+			if sub, _ := os.ReadDir(filepath.Join(stateRoot(), "names")); len(sub) == 0 {
+				continue
+			}
+		}
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // strayProcesses lists rbox processes (the supervisor or the init) and

@@ -119,7 +119,7 @@ func TestParallel(t *testing.T) {
 		}
 	}
 	assertUnchanged(t, before)
-	if entries, _ := os.ReadDir(stateRoot()); len(entries) != 0 {
+	if entries := stateEntries(); len(entries) != 0 {
 		t.Errorf("state left after concurrent runs: %v", entries)
 	}
 }

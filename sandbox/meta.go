@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Sandbox statuses in meta.json and rbox ps.
+const (
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// Meta is what rbox ps, wait, kill, logs and rm know of a sandbox; the
+// supervisor writes it to ROOT/ID/meta.json when the workload starts and
+// when it ends.
+type Meta struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Command       []string  `json:"command"`
+	Rootfs        string    `json:"rootfs"`
+	Net           string    `json:"net"`
+	Ports         []string  `json:"ports,omitempty"`
+	Detached      bool      `json:"detached,omitempty"`
+	SupervisorPid int       `json:"supervisorPid"`
+	InitPid       int       `json:"initPid,omitempty"`
+	Created       time.Time `json:"created"`
+	Status        string    `json:"status"`
+	ExitCode      *int      `json:"exitCode,omitempty"`
+	Finished      time.Time `json:"finished,omitzero"`
+}
+
+func metaPath(dir string) string { return filepath.Join(dir, "meta.json") }
+
+// writeMeta replaces meta.json atomically, so a reader never sees half.
+func writeMeta(dir string, m *Meta) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := metaPath(dir) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return os.Rename(tmp, metaPath(dir))
+}
+
+func readMeta(dir string) (*Meta, error) {
+	b, err := os.ReadFile(metaPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	var m Meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", metaPath(dir), err)
+	}
+	return &m, nil
+}
