@@ -1,0 +1,65 @@
+package caps
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// ApplyToThread makes set the only capabilities of the calling thread and
+// of everything it later starts: it drops every other capability from the
+// bounding set, sets inheritable, permitted and effective to set, and
+// clears the ambient set.
+//
+// Capabilities are per thread. The caller must hold runtime.LockOSThread
+// and must never unlock that thread (let the goroutine exit so the runtime
+// discards it); otherwise the Go scheduler would run unrelated goroutines
+// with reduced capabilities, and the workload might be forked from a thread
+// that still holds all of them.
+//
+// The thread needs CAP_SETPCAP to shrink the bounding set, so the order
+// matters: bounding first, capset second (which may drop CAP_SETPCAP).
+func ApplyToThread(set Set) error { return apply(set, 0) }
+
+// ApplyToThreadBeforeSetuid is ApplyToThread for a workload that will run
+// as a non-zero uid, started with SysProcAttr.Credential: the forked child
+// switches ids itself and needs CAP_SETUID and CAP_SETGID for it, so those
+// two stay in permitted and effective (not in bounding or inheritable,
+// unless set has them). The switch away from uid 0 then clears permitted
+// and effective, so the workload holds none of them.
+func ApplyToThreadBeforeSetuid(set Set) error {
+	return apply(set, 1<<unix.CAP_SETUID|1<<unix.CAP_SETGID)
+}
+
+func apply(set, keep Set) error {
+	for n := 0; n <= Last; n++ {
+		if set.Has(n) {
+			continue
+		}
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0)
+		// EINVAL: the running kernel predates this capability, so no
+		// thread can hold it anyway.
+		if err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("drop %s from the bounding set: %w", names[n], err)
+		}
+	}
+
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	// Version 3 takes two 32-bit words per set: capabilities 0-31, then 32-63.
+	var data [2]unix.CapUserData
+	for i := range data {
+		word, kept := uint32(set>>(32*i)), uint32((set|keep)>>(32*i))
+		data[i] = unix.CapUserData{Effective: kept, Permitted: kept, Inheritable: word}
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("set capabilities to [%s]: %w", set, err)
+	}
+
+	err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	// EINVAL: kernel older than 4.3, which has no ambient set to clear.
+	if err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("clear the ambient capability set: %w", err)
+	}
+	return nil
+}

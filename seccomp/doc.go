@@ -1,0 +1,23 @@
+// Package seccomp builds and installs seccomp-BPF filters in pure Go, so
+// rbox stays a static binary without libseccomp.
+//
+// It owns: the Profile type (the runtime-spec subset rbox supports) and its
+// loader LoadOCI, rbox's Default profile, the compiler from a Profile to a
+// classic-BPF program for one architecture (amd64, arm64), and
+// InstallOnThread.
+//
+// LoadOCI, Default and Compile are pure and run on either side: the
+// supervisor (host side) loads and compiles once so that a bad profile is a
+// usage error before any namespace exists; the Profile is plain JSON and
+// travels in the Spec; the init compiles it again and InstallOnThread runs
+// inside the namespaces, last, on the locked thread that starts the
+// workload: filters are per thread, inherited across fork and execve, and
+// cannot be removed.
+//
+// Syscall numbers come from zsyscalls.go, generated from
+// golang.org/x/sys/unix (itself generated from the kernel's headers) by
+// `go generate`; names of every Linux architecture are known, so a profile
+// written for several architectures loads everywhere.
+package seccomp
+
+//go:generate go run mksyscalls.go
