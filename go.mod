@@ -3,9 +3,13 @@ module github.com/rbox-sandbox/rbox
 go 1.26.8
 
 require (
-	github.com/alecthomas/kong v1.17.0 // indirect
-	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
-	github.com/moby/sys/mountinfo v0.7.3 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/term v0.48.0 // indirect
+	github.com/alecthomas/kong v1.17.0
+	github.com/coreos/go-systemd/v22 v22.7.0
+	github.com/cyphar/filepath-securejoin v0.7.0
+	github.com/godbus/dbus/v5 v5.2.2
+	github.com/moby/sys/mountinfo v0.7.3
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 )
+
+require cyphar.com/go-pathrs v0.2.5 // indirect

@@ -1,0 +1,18 @@
+#!/bin/sh
+# run.sh runs inside the test VM as vmuser, in the user's session
+# (XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS set), from /mnt/in, the
+# folder vmtest.sh filled. Its output and exit status are the VM's.
+set -u
+cd /mnt/in || exit 125
+echo "== VM: $(uname -r), $(systemctl --version | head -n1), cgroup $(stat -f -c %T /sys/fs/cgroup)"
+echo "== user@1000 delegates: $(cat /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers)"
+# Copy the binaries off 9p: run them from the guest's own disk.
+bin=$(mktemp -d)
+cp cgroupv2.test "$bin/"
+rc=0
+echo "== cgroupv2: systemd manager and refusals (from a system service, as vmuser)"
+RBOX_VM=1 "$bin/cgroupv2.test" -test.v -test.count=1 -test.run '^TestVM' || rc=1
+echo "== cgroupv2: cgroupfs manager inside systemd-run --user --scope -p Delegate=yes"
+RBOX_VM=1 RBOX_VM_SCOPE=1 systemd-run --user --scope --quiet -p Delegate=yes -- \
+	"$bin/cgroupv2.test" -test.v -test.count=1 -test.run '^TestVM(Cgroupfs|Refusals)$' || rc=1
+exit $rc
