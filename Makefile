@@ -30,11 +30,21 @@ unit: ## unit tests and fuzz seeds, with the race detector
 integration: build ## integration tests: the built binary as an unprivileged user
 	scripts/integration.sh
 
-test: ## everything CI runs: lint, unit, integration (provisions the host when run as root)
+test: ## everything CI runs: lint, unit, integration, bench-smoke (provisions the host when run as root)
 	@if [ "$$(id -u)" = 0 ]; then scripts/provision.sh; fi
 	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) bench-smoke
+
+bench: build ## start, network, filesystem, memory and scale beside bwrap, crun, runc, podman (as root: runs as the test user)
+	bench/run.sh
+
+bench-smoke: build ## each benchmark once on small data: the harness works (part of make test)
+	bench/run.sh --smoke
+
+vmtest: build ## cgroup v2 tests in a Debian VM with systemd (QEMU, no KVM needed)
+	tests/vm/vmtest.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -50,4 +60,4 @@ provision: ## as root: install packages, create the test users, open /dev/net/tu
 	scripts/provision.sh
 
 clean: ## remove built binaries and the generated rootfs
-	rm -rf bin $(ROOTFS)
+	rm -rf bin $(ROOTFS) testdata/vm
