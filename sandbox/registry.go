@@ -109,7 +109,11 @@ func Find(root, ref string) (*Info, error) {
 	return nil, fmt.Errorf("no sandbox named %q: rbox ps --all lists them", ref)
 }
 
-// Kill sends sig to a running sandbox's workload, through its supervisor.
+// Kill sends sig to a running sandbox's workload, through its supervisor,
+// which forwards it as it does for exec. SIGKILL and SIGSTOP cannot be
+// caught, so they would hit the supervisor itself: those go to the
+// sandbox's init instead, and SIGKILL of PID 1 ends the whole sandbox while
+// the supervisor records the status and cleans up.
 func Kill(root, ref string, sig unix.Signal) error {
 	i, err := Find(root, ref)
 	if err != nil {
@@ -120,9 +124,13 @@ func Kill(root, ref string, sig unix.Signal) error {
 	}
 	// A pidfd pins the process: the supervisor cannot exit and its pid be
 	// reused between the check and the signal.
-	pfd, err := unix.PidfdOpen(i.SupervisorPid, 0)
+	target, what := i.SupervisorPid, "supervisor"
+	if sig == unix.SIGKILL || sig == unix.SIGSTOP {
+		target, what = i.InitPid, "init"
+	}
+	pfd, err := unix.PidfdOpen(target, 0)
 	if err != nil {
-		return fmt.Errorf("sandbox %q: supervisor %d: %w", i.Name, i.SupervisorPid, err)
+		return fmt.Errorf("sandbox %q: %s %d: %w", i.Name, what, target, err)
 	}
 	defer unix.Close(pfd)
 	if !running(i.dir) {

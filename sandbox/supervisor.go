@@ -326,6 +326,7 @@ func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
 		IDMap:         plan,
 		Reap:          st.staleDirs(),
 		Debug:         spec.Debug,
+		EnterSocket:   enterSocket(st.dir),
 	}
 	if cfg.Cwd == "" {
 		cfg.Cwd = "/"

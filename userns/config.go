@@ -37,7 +37,9 @@ type Config struct {
 	Reap []string `json:"reap,omitempty"`
 	// ReapOnly asks the init to remove Reap and exit, building nothing.
 	ReapOnly bool `json:"reapOnly,omitempty"`
-	Debug    bool `json:"debug,omitempty"`
+	// EnterSocket is the host path where the init serves rbox enter.
+	EnterSocket string `json:"enterSocket,omitempty"`
+	Debug       bool   `json:"debug,omitempty"`
 	// Epoch is the supervisor's start on CLOCK_MONOTONIC, in nanoseconds:
 	// debug lines of both processes show times since then.
 	Epoch int64 `json:"epoch,omitempty"`

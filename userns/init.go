@@ -101,6 +101,14 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		debugf(cfg, "init: %v", rerr)
 	}
 
+	enterFD := -1
+	if cfg.EnterSocket != "" {
+		fd, err := listenEnter(cfg.EnterSocket)
+		if err != nil {
+			return report(ch, failure(125, "%w", err))
+		}
+		enterFD = fd
+	}
 	st, err := buildRoot(cfg)
 	if err != nil {
 		return report(ch, err)
@@ -112,6 +120,10 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	}
 	debugf(cfg, "init: workload started, pid %d", w)
 	ch.send(message{Type: msgStarted, Pid: w})
+	kids := &children{}
+	if enterFD >= 0 {
+		go serveEnter(cfg, enterFD, kids)
+	}
 
 	hangup := make(chan struct{})
 	go func() {
@@ -126,7 +138,7 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 			}
 		}
 	}()
-	code := supervise(w, sigs, hangup)
+	code := supervise(w, kids, sigs, hangup)
 	debugf(cfg, "init: workload exited with %d", code)
 	// Everything else in the namespace dies with the workload, as it would
 	// when PID 1 exits, but first: we still have cleaning to do.

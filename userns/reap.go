@@ -15,16 +15,16 @@ var forwarded = []os.Signal{
 // supervise forwards signals to the workload and reaps every child until
 // the workload exits, then returns its status: the exit code, or 128+N for
 // signal N. If the supervisor hangs up, the sandbox is killed.
-func supervise(workload int, sigs <-chan os.Signal, hangup <-chan struct{}) int {
+func supervise(workload int, kids *children, sigs <-chan os.Signal, hangup <-chan struct{}) int {
 	// A SIGCHLD may have come and gone before we looked.
-	if code, done := reap(workload); done {
+	if code, done := reap(workload, kids); done {
 		return code
 	}
 	for {
 		select {
 		case s := <-sigs:
 			if s == unix.SIGCHLD {
-				if code, done := reap(workload); done {
+				if code, done := reap(workload, kids); done {
 					return code
 				}
 				continue
@@ -39,7 +39,7 @@ func supervise(workload int, sigs <-chan os.Signal, hangup <-chan struct{}) int 
 
 // reap collects every exited child without blocking and reports the
 // workload's status once it is among them.
-func reap(workload int) (int, bool) {
+func reap(workload int, kids *children) (int, bool) {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -49,15 +49,15 @@ func reap(workload int) (int, bool) {
 		if err != nil || pid <= 0 {
 			return 0, false
 		}
+		code := ws.ExitStatus()
+		if ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
 		if pid != workload {
+			kids.exited(pid, code)
 			continue
 		}
-		switch {
-		case ws.Exited():
-			return ws.ExitStatus(), true
-		case ws.Signaled():
-			return 128 + int(ws.Signal()), true
-		}
+		return code, true
 	}
 }
 

@@ -46,6 +46,9 @@ type message struct {
 	Pid    int     `json:"pid,omitempty"`
 	Code   int     `json:"code,omitempty"`
 	Msg    string  `json:"msg,omitempty"`
+	// Enter and Signal are for enter sessions (enter.go).
+	Enter  *EnterRequest `json:"enter,omitempty"`
+	Signal int           `json:"signal,omitempty"`
 }
 
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.

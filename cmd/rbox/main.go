@@ -23,6 +23,7 @@ const (
 type cli struct {
 	Exec        execCmd        `cmd:"" help:"Run a command in a new sandbox."`
 	Ps          psCmd          `cmd:"" help:"List sandboxes."`
+	Enter       enterCmd       `cmd:"" help:"Run a command inside a running sandbox, with its namespaces, root and restrictions."`
 	Logs        logsCmd        `cmd:"" help:"Print the output of a detached sandbox."`
 	Kill        killCmd        `cmd:"" help:"Send a signal to a sandbox's workload."`
 	Wait        waitCmd        `cmd:"" help:"Wait for a sandbox to end; exit with its status."`

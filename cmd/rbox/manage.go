@@ -139,3 +139,30 @@ func (c *logsCmd) run() (int, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+type enterCmd struct {
+	Tty     bool     `short:"t" help:"Give the process a terminal (a pty inside the sandbox)."`
+	Env     []string `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
+	Workdir string   `short:"w" help:"Working directory inside the sandbox (default: the workload's)." placeholder:"DIR"`
+	User    string   `short:"u" help:"Run as USER[:GROUP] or UID[:GID] of the sandbox (default: the workload's)."`
+	Name    string   `arg:"" help:"Sandbox name or ID."`
+	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
+}
+
+func (c *enterCmd) run() (int, error) {
+	args := c.Command
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	e := &sandbox.EnterSpec{Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty}
+	for _, kv := range c.Env {
+		v, ok, err := sandbox.ParseEnv(kv, os.LookupEnv)
+		if err != nil {
+			return exitFailure, err
+		}
+		if ok {
+			e.Env = append(e.Env, v)
+		}
+	}
+	return sandbox.Enter(stateRoot(), c.Name, e, sandbox.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}
