@@ -92,10 +92,35 @@ func bindReadOnly(root *os.File, p string) error {
 // workload must inherit: no_new_privs unless the user opted out, so that
 // setuid binaries and file capabilities cannot raise its privileges.
 func restrictThread(cfg *Config) error {
+	// The init was started with every capability ambient and inheritable
+	// (see Start); neither may reach the workload: an ambient set would
+	// survive a setuid to a non-root -u, an inheritable one would combine
+	// with file capabilities in the image.
+	if err := clearInheritable(); err != nil {
+		return err
+	}
 	if !cfg.AllowNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
+	}
+	return nil
+}
+
+// clearInheritable empties the calling thread's ambient and inheritable
+// capability sets.
+func clearInheritable() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear inheritable capabilities: %w", err)
 	}
 	return nil
 }

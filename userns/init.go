@@ -46,32 +46,22 @@ func Main() {
 		os.Exit(125)
 	}
 	ch := channel{os.NewFile(uintptr(fd), "sync")}
-	if os.Getenv(stageEnv) == stageMap {
-		if m, _, err := ch.recv(); err != nil || m.Type != msgGo {
-			// The supervisor went away before mapping us: nothing was built.
-			os.Exit(125)
-		}
-		// Mapped now: executing ourselves again makes us root of the
-		// namespace with every capability, which no call could give us.
-		env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
-			os.Exit(125)
-		}
-		err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
-		fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec: %v\n", err)
-		os.Exit(125)
-	}
-	os.Unsetenv(syncFDEnv)
-	os.Unsetenv(stageEnv)
-	os.Unsetenv("GODEBUG")
-	unix.CloseOnExec(fd)
 	// ps inside shows "rbox-init" rather than "exe".
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("rbox-init\x00")[0])), 0, 0, 0)
 	// Gaining capabilities at our execve cleared the parent-death signal
 	// the clone set. Set it again; a supervisor that died before this
 	// line has closed its end of the channel, and recv below sees that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if os.Getenv(stageEnv) == stageMap {
+		if m, _, err := ch.recv(); err != nil || m.Type != msgGo {
+			// The supervisor went away before mapping us: nothing was built.
+			os.Exit(125)
+		}
+	}
+	os.Unsetenv(syncFDEnv)
+	os.Unsetenv(stageEnv)
+	os.Unsetenv("GODEBUG")
+	unix.CloseOnExec(fd)
 
 	m, _, err := ch.recv()
 	if err != nil || m.Type != msgConfig || m.Config == nil {

@@ -14,10 +14,10 @@ import (
 // descriptor (the pty master) can ride on the packet that announces it.
 //
 //	supervisor                              init (PID 1, waiting)
-//	    │   newuidmap + newgidmap <pid>        │ (stage "map": no caps yet)
-//	    │   [network, cgroup against <pid>]    │
-//	    │── go ──────────────────────────────▶ │ execve itself: stage "run",
-//	    │                                      │ now root with all caps
+//	    │   newuidmap + newgidmap <pid>        │ (stage "map": ambient caps,
+//	    │   [network, cgroup against <pid>]    │  unmapped)
+//	    │── go ──────────────────────────────▶ │ mapped: now root of the
+//	    │                                      │ namespace
 //	    │── config {Config} ─────────────────▶ │ mounts, pivot_root
 //	    │◀─────────────────────── pty + fd ──  │ (with -t) master to the host
 //	    │◀──────────────────── started {pid} ─ │ workload running
