@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -67,21 +68,21 @@ func (c *killCmd) run() (int, error) {
 
 // parseSignal accepts SIGTERM, TERM, term or 15.
 func parseSignal(s string) (unix.Signal, error) {
-	if n, err := fmt.Sscanf(s, "%d", new(int)); err == nil && n == 1 {
-		var v int
-		fmt.Sscanf(s, "%d", &v)
-		if v > 0 && v < 65 && fmt.Sprint(v) == s {
+	if v, err := strconv.Atoi(s); err == nil {
+		// Only the plain spelling: "+9" or "09" are more likely typos.
+		if v > 0 && v <= 64 && strconv.Itoa(v) == s {
 			return unix.Signal(v), nil
 		}
+	} else {
+		name := strings.ToUpper(s)
+		if !strings.HasPrefix(name, "SIG") {
+			name = "SIG" + name
+		}
+		if sig := unix.SignalNum(name); sig != 0 {
+			return sig, nil
+		}
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q: use a name such as TERM, KILL or HUP, or a number", s)
+	return 0, fmt.Errorf("invalid signal %q: use a name such as TERM, KILL or HUP, or a number from 1 to 64", s)
 }
 
 type waitCmd struct {

@@ -144,3 +144,25 @@ func TestEnterTty(t *testing.T) {
 		t.Errorf("exit status through enter -t: %d, want 5", code)
 	}
 }
+
+// Two enter sessions at once each get their own process and status.
+func TestEnterTwoAtOnce(t *testing.T) {
+	startDetached(t, "ent5")
+	type res struct {
+		r   result
+		tag string
+	}
+	done := make(chan res, 2)
+	for _, tag := range []string{"a", "b"} {
+		go func() {
+			done <- res{rboxWith(t, opts{}, "enter", "ent5", "--", "sh", "-c", "sleep 0.3; echo "+tag+"; exit "+map[string]string{"a": "3", "b": "4"}[tag]), tag}
+		}()
+	}
+	for range 2 {
+		x := <-done
+		want := map[string]int{"a": 3, "b": 4}[x.tag]
+		if x.r.code != want || x.r.stdout != x.tag+"\n" {
+			t.Errorf("session %s: want %q and %d, got\n%s", x.tag, x.tag, want, x.r)
+		}
+	}
+}

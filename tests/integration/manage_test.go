@@ -90,6 +90,9 @@ func TestManageBadInput(t *testing.T) {
 		{"kill", "nosuch"}, {"wait", "nosuch"}, {"rm", "nosuch"}, {"logs", "nosuch"},
 		{"kill", "-s", "NOSIG", "x"}, {"exec", "--name", "bad name", "--rootfs", rootfs, "--", "true"},
 		{"exec", "-d", "-t", "--rootfs", rootfs, "--", "true"},
+		{"exec", "--timeout", "soon", "--rootfs", rootfs, "--", "true"},
+		{"exec", "--timeout", "-5s", "--rootfs", rootfs, "--", "true"},
+		{"enter", "nosuch", "--", "true"},
 	}
 	for _, c := range cases {
 		r := rbox(t, c...)
