@@ -8,6 +8,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/rbox-sandbox/rbox/hostcheck"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/userns"
 )
@@ -28,6 +29,7 @@ type cli struct {
 	Wait        waitCmd        `cmd:"" help:"Wait for a sandbox to end; exit with its status."`
 	Rm          rmCmd          `cmd:"" help:"Remove exited detached sandboxes."`
 	RemoveLayer removeLayerCmd `cmd:"" name:"remove-layer" help:"Delete a --persist directory, files owned by subordinate IDs included."`
+	Check       checkCmd       `cmd:"" help:"Probe this host for what rbox needs; say how to fix each problem."`
 	Version     versionCmd     `cmd:"" help:"Print the rbox version."`
 }
 
@@ -37,6 +39,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == userns.InitArg {
 		userns.Main()
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == hostcheck.HelperArg {
+		os.Exit(hostcheck.HelperMain(os.Args[2:]))
 	}
 	os.Exit(run(os.Args[1:]))
 }
