@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/alecthomas/kong"
 
@@ -31,6 +32,9 @@ type cli struct {
 	RemoveLayer removeLayerCmd `cmd:"" name:"remove-layer" help:"Delete a --persist directory, files owned by subordinate IDs included."`
 	Check       checkCmd       `cmd:"" help:"Probe this host for what rbox needs; say how to fix each problem."`
 	Version     versionCmd     `cmd:"" help:"Print the rbox version."`
+	Completion  completionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh, fish)."`
+
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the rbox version and exit."`
 }
 
 func main() {
@@ -48,21 +52,12 @@ func main() {
 
 func run(args []string) int {
 	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("rbox"),
-		kong.Description("Run commands in rootless sandboxes: user namespaces, an overlay root, no sudo."),
-		kong.UsageOnError(),
-		kong.Exit(func(code int) {
-			if code != 0 {
-				code = exitFailure
-			}
-			os.Exit(code)
-		}),
-	)
+	parser, err := newParser(&c)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 		return exitFailure
 	}
+	app = parser.Model
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v (see rbox --help)\n", err)
@@ -82,6 +77,23 @@ func run(args []string) int {
 	return code
 }
 
+// newParser builds the CLI over c. Kong exits 80 on usage errors; rbox
+// uses 125 for them, as for every failure of its own.
+func newParser(c *cli) (*kong.Kong, error) {
+	return kong.New(c,
+		kong.Name("rbox"),
+		kong.Description("Run commands in rootless sandboxes: user namespaces, an overlay root, no sudo."),
+		kong.UsageOnError(),
+		kong.Vars{"version": versionString()},
+		kong.Exit(func(code int) {
+			if code != 0 {
+				code = exitFailure
+			}
+			os.Exit(code)
+		}),
+	)
+}
+
 // dispatch runs the selected command; commands return their exit status.
 func dispatch(ctx *kong.Context) (int, error) {
 	type runner interface{ run() (int, error) }
@@ -95,8 +107,13 @@ func dispatch(ctx *kong.Context) (int, error) {
 type versionCmd struct{}
 
 func (versionCmd) run() (int, error) {
-	fmt.Println("rbox", version)
+	fmt.Println(versionString())
 	return 0, nil
+}
+
+// versionString is what rbox version and rbox --version print.
+func versionString() string {
+	return fmt.Sprintf("rbox %s (%s, %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 type removeLayerCmd struct {
