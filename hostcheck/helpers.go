@@ -28,7 +28,9 @@ func helperMode(mode os.FileMode, uid uint32, hasCaps, nosuid bool) (how string,
 }
 
 // probeHelper finds newuidmap or newgidmap in PATH and checks that it can
-// write a map for an unprivileged user.
+// write a map for an unprivileged user. It returns the path of what rbox
+// exec would run, even one that fails the check: the idmap try shows
+// what running it does.
 func probeHelper(h *Host, name string) (Result, string) {
 	p, found := lookPath(name, h.Path)
 	if !found {
@@ -50,7 +52,7 @@ func probeHelper(h *Host, name string) (Result, string) {
 		if nosuid {
 			fix = "use the copy from the uidmap package on a filesystem without nosuid (PATH order decides which rbox runs)"
 		}
-		return fail(name, fix, "%s: %s", p, problem), ""
+		return fail(name, fix, "%s: %s", p, problem), p
 	}
 	return ok(name, "%s (%s)", p, how), p
 }
@@ -97,7 +99,14 @@ func probeIDMap(ctx context.Context, h *Host, r *Report, subuid, subgid []idmap.
 	stdin.Close()
 	cmd.Wait()
 	if aerr != nil {
-		return fail(name, "the helpers refused the map that /etc/subuid and /etc/subgid allow: check their lines for this user, and that the helpers are the distribution's", "%v", aerr)
+		fix := "the helpers refused the map that /etc/subuid and /etc/subgid allow: check their lines for this user, and that the helpers are the distribution's"
+		for _, p := range []string{"newuidmap", "newgidmap"} {
+			if res := r.Get(p); res.Status == Fail {
+				fix = "see probe " + p + ": " + res.Fix
+				break
+			}
+		}
+		return fail(name, fix, "%v", aerr)
 	}
 	return ok(name, "%d uids and %d gids mapped by newuidmap/newgidmap in a test namespace (%d uid_map lines)",
 		idmap.Size(plan.UID), idmap.Size(plan.GID), lines)

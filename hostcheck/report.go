@@ -105,13 +105,15 @@ func (r *Report) summarize() {
 		}
 	case r.ok("fuse"):
 		ovl.Works, ovl.How = true, "fuse-overlayfs (kernel overlayfs refused)"
+	case !r.ok("userns"):
+		// Both tries need a user namespace: that is the one to fix.
+		ovl.Probes = []string{"userns"}
 	default:
 		ovl.Probes = []string{"overlay", "fuse"}
 	}
 	exec := feature("exec", "", "userns")
-	if !ovl.Works {
-		exec.Works, exec.How = false, ""
-		exec.Probes = append(exec.Probes, ovl.Probes...)
+	if exec.Works && !ovl.Works {
+		exec.Works, exec.Probes = false, ovl.Probes
 	}
 	if exec.Works && !r.ok("idmap") {
 		exec.How = "with only your own ID mapped (root inside)"
