@@ -37,7 +37,7 @@ func HelperMain(args []string) int {
 	case len(args) == 7 && args[0] == "mount":
 		err = tryMount(overlay.Config{Driver: args[1], FuseOverlayFS: args[2], Lower: args[3], Upper: args[4], Work: args[5]}, args[6])
 	default:
-		err = fmt.Errorf("usage: %s userns|wait|mount ...", HelperArg)
+		err = fmt.Errorf("usage: %s userns|wait|mount DRIVER FUSEBIN LOWER UPPER WORK MERGED", HelperArg)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
