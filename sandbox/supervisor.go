@@ -94,6 +94,9 @@ func Run(spec *Spec, o Options) (int, error) {
 			st.keep = false
 		}
 		if st.keep {
+			if o.Status != nil && o.Status.Done != nil {
+				o.Status.Done(code)
+			}
 			meta.Status, meta.ExitCode, meta.Finished = StatusExited, &code, time.Now()
 			writeMeta(st.dir, meta)
 		}

@@ -50,6 +50,13 @@ func (c *execCmd) run() (int, error) {
 	}
 	start := time.Now()
 	var status sandbox.Status
+	// A detached sandbox's status is written before rbox wait returns.
+	written := false
+	if c.StatusJSON != "" && report != nil {
+		status.Done = func(code int) {
+			written = writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), code, nil)) == nil
+		}
+	}
 	code, err := c.runSpec(report, &status)
 	err = hostcheck.Hint(err)
 	if report != nil && err != nil {
@@ -57,7 +64,7 @@ func (c *execCmd) run() (int, error) {
 	}
 	// A detaching rbox returns at once; its detached supervisor writes
 	// the status when the sandbox ends.
-	if c.StatusJSON != "" && (!c.Detach || report != nil) {
+	if c.StatusJSON != "" && !written && (!c.Detach || report != nil) {
 		if werr := writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), statusCode(code, err), err)); werr != nil && err == nil {
 			return exitFailure, werr
 		}

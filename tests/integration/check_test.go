@@ -273,6 +273,17 @@ func TestStatusJSON(t *testing.T) {
 	if r.code != 3 || !strings.Contains(string(b), `"exitCode": 3`) || strings.Contains(string(b), "signal") {
 		t.Errorf("exit 3: %s\n%s", r, b)
 	}
+	// Detached: the supervisor writes it before rbox wait returns.
+	os.Remove(f)
+	ok(t, rbox(t, "exec", "-d", "--name", "status-json", "--rootfs", rootfs, "--status-json", f, "--", "sh", "-c", "sleep 0.2; exit 7"))
+	if r := rbox(t, "wait", "status-json"); r.code != 7 {
+		t.Errorf("wait: %s", r)
+	}
+	b, err = os.ReadFile(f)
+	if err != nil || !strings.Contains(string(b), `"exitCode": 7`) || !strings.Contains(string(b), `"name": "status-json"`) {
+		t.Errorf("detached: %v\n%s", err, b)
+	}
+	ok(t, rbox(t, "rm", "status-json"))
 	r = rbox(t, "exec", "--rootfs", filepath.Join(t.TempDir(), "nope"), "--status-json", f, "--", "true")
 	b, _ = os.ReadFile(f)
 	if r.code != 125 || !strings.Contains(string(b), `"error": "rootfs`) {
