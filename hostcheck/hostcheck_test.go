@@ -229,6 +229,20 @@ func TestDevProblem(t *testing.T) {
 	}
 }
 
+func TestOverlayFix(t *testing.T) {
+	for release, want := range map[string]string{
+		"5.10.0-28-amd64": "needs Linux 5.11 or later (this is 5.10.0-28-amd64)",
+		"4.19.0":          "needs Linux 5.11",
+		"6.1.0-18-amd64":  "the writable layers live in /run/user/1000/rbox",
+		"5.11.0":          "the writable layers live in",
+		"junk":            "needs Linux 5.11",
+	} {
+		if got := overlayFix(release, "/run/user/1000/rbox"); !strings.Contains(got, want) || !strings.Contains(got, "probe fuse") {
+			t.Errorf("%s: got %q", release, got)
+		}
+	}
+}
+
 func TestPortStart(t *testing.T) {
 	cases := []struct {
 		v       string

@@ -61,11 +61,23 @@ func probeOverlay(ctx context.Context, h *Host, r *Report) Result {
 	if err := tryOverlay(ctx, h, overlay.Kernel, ""); err != nil {
 		var uname unix.Utsname
 		unix.Uname(&uname)
-		return fail(name, "kernel overlayfs in a user namespace needs Linux 5.11 or later (this is "+unix.ByteSliceToString(uname.Release[:])+
-			") and an upper layer on a filesystem with user xattrs (tmpfs only since 6.6); rbox falls back to fuse-overlayfs (probe fuse)",
+		return fail(name, overlayFix(unix.ByteSliceToString(uname.Release[:]), h.TempDir),
 			"kernel overlayfs refused in a user namespace: %v", err)
 	}
 	return ok(name, "kernel overlayfs mounted and written in a user namespace (layers in %s)", h.TempDir)
+}
+
+// overlayFix explains a refusal of kernel overlayfs: an old kernel, or
+// the filesystem that holds the writable layers.
+func overlayFix(release, layers string) string {
+	var major, minor int
+	fmt.Sscanf(release, "%d.%d", &major, &minor)
+	fallback := "; meanwhile rbox exec falls back to fuse-overlayfs (probe fuse)"
+	if major < 5 || major == 5 && minor < 11 {
+		return "kernel overlayfs in a user namespace needs Linux 5.11 or later (this is " + release + ")" + fallback
+	}
+	return fmt.Sprintf("the writable layers live in %s: put them on a filesystem overlayfs takes as an upper layer "+
+		"(ext4, xfs, btrfs, tmpfs since Linux 6.6; not overlayfs, NFS or FUSE) by pointing XDG_RUNTIME_DIR or TMPDIR there", layers) + fallback
 }
 
 // devProblem opens a device for reading and writing as rbox will, and

@@ -241,6 +241,31 @@ mount --bind /etc/shadow /dev/fuse
 	}
 }
 
+// A state root on overlayfs, which kernel overlayfs refuses as an upper
+// layer (an overlay mounted in the test's own namespaces): the probe fails
+// with the fix, the feature falls back to fuse-overlayfs, and exec
+// --overlay kernel ends with the overlay hint.
+func TestCheckKernelOverlayRefused(t *testing.T) {
+	dir := t.TempDir()
+	r := inUserns(t, `cd `+dir+`
+mkdir L U W M
+mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W,userxattr M
+export TMPDIR=$PWD/M
+"$RBOX" check || echo "check exit $?"
+"$RBOX" exec --rootfs "`+rootfs+`" --idmap single --overlay kernel -- true 2>&1 || echo "exec exit $?"
+"$RBOX" exec --rootfs "`+rootfs+`" --idmap single -- true && echo "auto ok"`)
+	line := probeLine(t, r.stdout, "not ok", "overlay")
+	if !strings.Contains(line, "kernel overlayfs refused in a user namespace") || !strings.Contains(line, "the writable layers live in "+dir+"/M/rbox-0") {
+		t.Errorf("got\n%s", line)
+	}
+	probeLine(t, r.stdout, "ok    ", "fuse")
+	for _, want := range []string{"overlay      yes: fuse-overlayfs (kernel overlayfs refused)", "rbox exec works here", "hint: run rbox check (probe overlay)\nexec exit 125", "auto ok"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q in\n%s", want, r.stdout)
+		}
+	}
+}
+
 // --status-json: a workload that ignores SIGTERM under --timeout.
 func TestStatusJSON(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "status.json")
