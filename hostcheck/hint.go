@@ -20,19 +20,12 @@ func ProbesFor(err error) []string {
 	switch {
 	case errors.Is(err, cgroupv2.ErrUnavailable):
 		return []string{"cgroup", "systemd", "controllers"}
-	case has("clone sandbox init"), has("make / private"):
-		// The clone refused, or allowed without capabilities (AppArmor).
-		return []string{"userns"}
-	case has("write the sandbox's ID map"):
-		return []string{"idmap"}
-	case has("newuidmap not found"):
-		return []string{"newuidmap"}
-	case has("newgidmap not found"):
-		return []string{"newgidmap"}
-	case has("/etc/subuid"), has("subuid"):
-		return []string{"subuid"}
-	case has("/etc/subgid"), has("subgid"):
-		return []string{"subgid"}
+	case has("cgroup limits need") && has("not delegated"):
+		return []string{"controllers"}
+	case has("/dev/net/tun"):
+		return []string{"tun"}
+	case (has("slirp4netns") || has("pasta")) && (has("not found") || has("no such file")):
+		return []string{"slirp"}
 	case has("mount rootfs"):
 		var out []string
 		if has("kernel overlay") {
@@ -42,6 +35,19 @@ func ProbesFor(err error) []string {
 			out = append(out, "fuse")
 		}
 		return out
+	case has("clone sandbox init"), has("make / private"):
+		// The clone refused, or allowed without capabilities (AppArmor).
+		return []string{"userns"}
+	case has("write the sandbox's ID map"):
+		return []string{"idmap"}
+	case has("newuidmap not found"):
+		return []string{"newuidmap"}
+	case has("newgidmap not found"):
+		return []string{"newgidmap"}
+	case has("subuid"):
+		return []string{"subuid"}
+	case has("subgid"):
+		return []string{"subgid"}
 	}
 	return nil
 }

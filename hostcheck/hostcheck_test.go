@@ -279,6 +279,9 @@ func TestProbesFor(t *testing.T) {
 		{`mount rootfs "/img": kernel overlay: lower "/img", upper "/u": invalid argument; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)`, []string{"overlay", "fuse"}},
 		{`mount rootfs "/img": kernel overlay: fsopen: no such device`, []string{"overlay"}},
 		{`mount rootfs "/img": open /dev/fuse: permission denied`, []string{"fuse"}},
+		{`cgroup limits need the "memory" controller, which is not delegated to "/sys/fs/cgroup/user.slice" (it has "pids")` + "\nhint: as root, ...", []string{"controllers"}},
+		{`start slirp4netns: exec: "slirp4netns": executable file not found in $PATH`, []string{"slirp"}},
+		{`slirp4netns failed: open("/dev/net/tun"): Permission denied`, []string{"tun"}},
 		{`rootfs "/img" does not exist: point --rootfs at an unpacked image directory`, nil},
 		{`invalid --overlay "x": use auto, kernel or fuse`, nil},
 	}
