@@ -36,6 +36,8 @@ type Options struct {
 	Stdin, Stdout, Stderr *os.File
 	// SubUIDFile and SubGIDFile default to /etc/subuid and /etc/subgid.
 	SubUIDFile, SubGIDFile string
+	// Status, when set, is filled as the run goes (see Status).
+	Status *Status
 }
 
 // ExitError is a failure of rbox itself, with the status to exit with.
@@ -76,6 +78,9 @@ func Run(spec *Spec, o Options) (int, error) {
 		return 125, fail(err)
 	}
 	st.keep = o.Detached != nil
+	if o.Status != nil {
+		o.Status.Name, o.Status.ID = st.name, st.id
+	}
 	meta := &Meta{
 		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
 		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
@@ -89,6 +94,9 @@ func Run(spec *Spec, o Options) (int, error) {
 			st.keep = false
 		}
 		if st.keep {
+			if o.Status != nil && o.Status.Done != nil {
+				o.Status.Done(code)
+			}
 			meta.Status, meta.ExitCode, meta.Finished = StatusExited, &code, time.Now()
 			writeMeta(st.dir, meta)
 		}
@@ -173,6 +181,9 @@ func Run(spec *Spec, o Options) (int, error) {
 			Pty: func(m *os.File) { tty.start(m, o) },
 			Started: func(int) {
 				started.Store(true)
+				if o.Status != nil {
+					o.Status.WorkloadStarted = time.Now()
+				}
 				if o.Detached != nil {
 					reportDetached(o.Detached, st.name, nil)
 				}
@@ -206,6 +217,9 @@ func Run(spec *Spec, o Options) (int, error) {
 			debugf("supervisor: init exited")
 			tty.finish()
 			code = r.Code
+			if o.Status != nil {
+				o.Status.WorkloadCode, o.Status.TimedOut = r.Code, timedOut
+			}
 			if timedOut {
 				code = ExitTimeout
 				return code, nil
@@ -248,14 +262,17 @@ func planIDMap(spec *Spec, o Options) (idmap.Plan, idmap.Helpers, error) {
 		return idmap.Plan{}, idmap.Helpers{}, err
 	}
 	helpers, herr := idmap.FindHelpers()
-	var why string
+	var why, probe string
 	switch {
 	case len(subuid) == 0:
-		why = fmt.Sprintf("no range for user %q in %s", name, o.SubUIDFile)
+		why, probe = fmt.Sprintf("no range for user %q in %s", name, o.SubUIDFile), "subuid"
 	case len(subgid) == 0:
-		why = fmt.Sprintf("no range for user %q in %s", name, o.SubGIDFile)
+		why, probe = fmt.Sprintf("no range for user %q in %s", name, o.SubGIDFile), "subgid"
 	case herr != nil:
-		why = herr.Error()
+		why, probe = herr.Error(), "newuidmap"
+		if strings.Contains(why, "newgidmap") {
+			probe = "newgidmap"
+		}
 	}
 	if why == "" {
 		plan, err := idmap.Full(uid, gid, subuid, subgid)
@@ -267,7 +284,7 @@ func planIDMap(spec *Spec, o Options) (idmap.Plan, idmap.Helpers, error) {
 	if spec.IDMap == IDMapFull {
 		return idmap.Plan{}, idmap.Helpers{}, fmt.Errorf("--idmap full: %s; add NAME:START:COUNT lines (see rbox check) or use --idmap single", why)
 	}
-	fmt.Fprintf(o.Stderr, "rbox: warning: %s: mapping only your uid %d to root (--idmap single hides this warning)\n", why, uid)
+	fmt.Fprintf(o.Stderr, "rbox: warning: %s: mapping only your uid %d to root (rbox check, probe %s, says how to fix it; --idmap single hides this warning)\n", why, uid, probe)
 	return single, idmap.Helpers{}, nil
 }
 

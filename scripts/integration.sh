@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 strict=${RBOX_TEST_STRICT:-}
 [ "${CI:-}" = true ] && strict=1
-run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip '^TestNoSubID$')
+# The tests that only the user without subordinate ranges runs.
+nosub_tests=(TestNoSubID TestCheckNoSubID)
+run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}"))\$")
 [ -n "${RUN:-}" ] && run_flags+=(-test.run "$RUN")
 
 summarize() { # count top-level results of a -test.v log
@@ -63,8 +65,16 @@ as_user() {
 log=$stage/log
 status=0
 (cd "$stage" && as_user "$TEST_USER" ./integration.test "${run_flags[@]}") 2>&1 | tee "$log" || true
-# The user without subordinate ranges: the fallback to a single map.
-(cd "$stage" && as_user "$NOSUB_USER" env RBOX_EXPECT_NO_SUBID=1 RBOX_ROOTFS="$stage/img-nosub/rootfs" ./integration.test -test.v -test.count=1 -test.run 'TestNoSubID') 2>&1 | tee -a "$log" || true
+# The user without subordinate ranges: the fallback to a single map and
+# what rbox check says about it; those of its tests that RUN selects.
+nosub_run=()
+for t in "${nosub_tests[@]}"; do
+	if [ -z "${RUN:-}" ] || [[ $t =~ $RUN ]]; then nosub_run+=("$t"); fi
+done
+if [ ${#nosub_run[@]} -gt 0 ]; then
+	(cd "$stage" && as_user "$NOSUB_USER" env RBOX_EXPECT_NO_SUBID=1 RBOX_ROOTFS="$stage/img-nosub/rootfs" ./integration.test -test.v -test.count=1 \
+		-test.run "^($(IFS='|'; echo "${nosub_run[*]}"))\$") 2>&1 | tee -a "$log" || true
+fi
 summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/rbox-sandbox/rbox/hostcheck"
 	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
@@ -32,6 +34,7 @@ type execCmd struct {
 	StopTimeout   time.Duration `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
 	AllowNewPrivs bool          `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
 	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
+	StatusJSON    string        `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
 	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
 }
@@ -45,14 +48,43 @@ func (c *execCmd) run() (int, error) {
 		fd, _ := strconv.Atoi(v)
 		report = os.NewFile(uintptr(fd), "detach-report")
 	}
-	code, err := c.runSpec(report)
+	start := time.Now()
+	var status sandbox.Status
+	// A detached sandbox's status is written before rbox wait returns.
+	written := false
+	if c.StatusJSON != "" && report != nil {
+		status.Done = func(code int) {
+			written = writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), code, nil)) == nil
+		}
+	}
+	code, err := c.runSpec(report, &status)
+	err = hostcheck.Hint(err)
 	if report != nil && err != nil {
 		sandbox.ReportDetachFailure(report, err)
+	}
+	// A detaching rbox returns at once; its detached supervisor writes
+	// the status when the sandbox ends.
+	if c.StatusJSON != "" && !written && (!c.Detach || report != nil) {
+		if werr := writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), statusCode(code, err), err)); werr != nil && err == nil {
+			return exitFailure, werr
+		}
 	}
 	return code, err
 }
 
-func (c *execCmd) runSpec(report *os.File) (int, error) {
+// statusCode is the status main will exit with for (code, err).
+func statusCode(code int, err error) int {
+	var ee *sandbox.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if err != nil && code == 0 {
+		return exitFailure
+	}
+	return code
+}
+
+func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) {
 	spec, err := c.spec()
 	if err != nil {
 		return exitFailure, err
@@ -74,6 +106,7 @@ func (c *execCmd) runSpec(report *os.File) (int, error) {
 	return sandbox.Run(spec, sandbox.Options{
 		StateRoot: stateRoot(),
 		Detached:  report,
+		Status:    status,
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/rbox-sandbox/rbox/hostcheck"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/userns"
 )
@@ -29,7 +31,11 @@ type cli struct {
 	Wait        waitCmd        `cmd:"" help:"Wait for a sandbox to end; exit with its status."`
 	Rm          rmCmd          `cmd:"" help:"Remove exited detached sandboxes."`
 	RemoveLayer removeLayerCmd `cmd:"" name:"remove-layer" help:"Delete a --persist directory, files owned by subordinate IDs included."`
+	Check       checkCmd       `cmd:"" help:"Probe this host for what rbox needs; say how to fix each problem."`
 	Version     versionCmd     `cmd:"" help:"Print the rbox version."`
+	Completion  completionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh, fish)."`
+
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the rbox version and exit."`
 }
 
 func main() {
@@ -39,26 +45,20 @@ func main() {
 		userns.Main()
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == hostcheck.HelperArg {
+		os.Exit(hostcheck.HelperMain(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
 func run(args []string) int {
 	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("rbox"),
-		kong.Description("Run commands in rootless sandboxes: user namespaces, an overlay root, no sudo."),
-		kong.UsageOnError(),
-		kong.Exit(func(code int) {
-			if code != 0 {
-				code = exitFailure
-			}
-			os.Exit(code)
-		}),
-	)
+	parser, err := newParser(&c)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 		return exitFailure
 	}
+	app = parser.Model
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v (see rbox --help)\n", err)
@@ -78,6 +78,23 @@ func run(args []string) int {
 	return code
 }
 
+// newParser builds the CLI over c. Kong exits 80 on usage errors; rbox
+// uses 125 for them, as for every failure of its own.
+func newParser(c *cli) (*kong.Kong, error) {
+	return kong.New(c,
+		kong.Name("rbox"),
+		kong.Description("Run commands in rootless sandboxes: user namespaces, an overlay root, no sudo."),
+		kong.UsageOnError(),
+		kong.Vars{"version": versionString()},
+		kong.Exit(func(code int) {
+			if code != 0 {
+				code = exitFailure
+			}
+			os.Exit(code)
+		}),
+	)
+}
+
 // dispatch runs the selected command; commands return their exit status.
 func dispatch(ctx *kong.Context) (int, error) {
 	type runner interface{ run() (int, error) }
@@ -91,8 +108,13 @@ func dispatch(ctx *kong.Context) (int, error) {
 type versionCmd struct{}
 
 func (versionCmd) run() (int, error) {
-	fmt.Println("rbox", version)
+	fmt.Println(versionString())
 	return 0, nil
+}
+
+// versionString is what rbox version and rbox --version print.
+func versionString() string {
+	return fmt.Sprintf("rbox %s (%s, %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 type removeLayerCmd struct {

@@ -123,7 +123,8 @@ func TestNewuidmapFailure(t *testing.T) {
 	if r.code != 125 {
 		t.Fatalf("want exit 125, got\n%s", r)
 	}
-	if !strings.Contains(r.stderr, filepath.Join(dir, "newuidmap")+" ") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-		t.Errorf("want one line with the helper's argv and stderr, got %q", r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if !strings.Contains(lines[0], filepath.Join(dir, "newuidmap")+" ") || len(lines) != 2 || lines[1] != "hint: run rbox check (probe idmap)" {
+		t.Errorf("want one line with the helper's argv and stderr, then the hint, got %q", r.stderr)
 	}
 }

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/hostcheck"
+)
+
+type checkCmd struct {
+	JSON bool `name:"json" help:"Print the report as JSON."`
+}
+
+// exitCheckFailed is rbox check's status when rbox exec with default
+// flags cannot work here.
+const exitCheckFailed = 1
+
+func (c *checkCmd) run() (int, error) {
+	h := hostcheck.Default(os.Getenv("PATH"), stateRoot(), cgroupv2.Env{
+		BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"),
+		RuntimeDir: os.Getenv("XDG_RUNTIME_DIR"),
+	})
+	r := hostcheck.Run(context.Background(), h)
+	var err error
+	if c.JSON {
+		err = r.WriteJSON(os.Stdout)
+	} else {
+		err = r.WriteText(os.Stdout)
+	}
+	if err != nil {
+		return exitFailure, err
+	}
+	if !r.ExecWorks {
+		return exitCheckFailed, nil
+	}
+	return 0, nil
+}
