@@ -27,6 +27,19 @@ func (psCmd) Help() string {
   rbox ps --json | jq -r '.[].name'`
 }
 
+func (enterCmd) Help() string {
+	return `Runs CMD in the running sandbox NAME: its namespaces, root, cgroup,
+capabilities, no_new_privs and seccomp filter, started by the sandbox's
+init as the workload was. Environment, directory and user default to the
+workload's. Exit status and signals as for rbox exec; if rbox enter is
+killed, CMD is killed too.
+
+Examples:
+  rbox enter web -- ps                    # what runs in "web"
+  rbox enter -t web -- sh                 # a shell with a terminal
+  rbox enter -u user -w /tmp -e DEBUG=1 web -- ./probe.sh`
+}
+
 func (logsCmd) Help() string {
 	return `Examples:
   rbox logs web          # what the detached sandbox "web" printed so far
