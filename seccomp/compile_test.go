@@ -1,8 +1,10 @@
 package seccomp
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -312,4 +314,28 @@ func ExampleCompile() {
 	f, err := Compile(Default(), "amd64", nil)
 	fmt.Println(len(f.Program) > 0, err)
 	// Output: true <nil>
+}
+
+func TestFilterJSONRoundTrip(t *testing.T) {
+	f, err := Compile(Default(), NativeArch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Flags = 2
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g Filter
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f, g) {
+		t.Errorf("round trip changed the filter")
+	}
+	for _, bad := range []string{`{"program":""}`, `{"program":"AAAA"}`, `{"program":1}`} {
+		if err := json.Unmarshal([]byte(bad), &g); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
 }

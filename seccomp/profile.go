@@ -159,6 +159,8 @@ func jsonError(data []byte, err error) error {
 		if typ.Field != "" {
 			return fmt.Errorf("%s: cannot be a JSON %s (line %s)", typ.Field, typ.Value, lineCol(data, off))
 		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("line %s: the JSON ends before the profile does", lineCol(data, int64(len(data))))
 	default:
 		return err
 	}
