@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rbox-sandbox/rbox/caps"
 	"github.com/rbox-sandbox/rbox/seccomp"
 )
@@ -49,4 +51,21 @@ func seccompName(s *Spec, f *seccomp.Filter) string {
 		return fmt.Sprintf("default (%d instructions)", len(f.Program))
 	}
 	return fmt.Sprintf("%q (%d instructions)", s.Seccomp, len(f.Program))
+}
+
+// needSealedCopy says whether the init must run from a sealed copy of
+// the rbox binary (runc's CVE-2019-5736): when the workload may reach
+// /proc/1/exe, which takes CAP_SYS_PTRACE because the init is
+// non-dumpable, and the user may write the binary (a go build output,
+// ~/bin/rbox), so that root of the sandbox, who is that user, could too.
+// A binary the user cannot write (installed by root) needs no copy, and
+// without CAP_SYS_PTRACE the copy would guard a link no one can follow.
+func needSealedCopy(set caps.Set, exe string) bool {
+	if !set.Has(unix.CAP_SYS_PTRACE) {
+		return false
+	}
+	if exe == "" {
+		exe = "/proc/self/exe"
+	}
+	return unix.Access(exe, unix.W_OK) == nil
 }

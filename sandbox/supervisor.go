@@ -146,6 +146,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	sb, err := userns.Start(cfg, userns.StartOptions{
 		Executable: o.Executable,
 		NewNetwork: spec.Net != NetHost,
+		SealedCopy: needSealedCopy(capSet, o.Executable),
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
