@@ -238,11 +238,12 @@ func TestCompileRules(t *testing.T) {
 		inputs: map[string]seccompData{"bpf": call("bpf")},
 		checks: map[string]uint32{"bpf": retEPERM},
 	}, {
-		name: "conflicting unconditional actions",
+		name: "conflicting unconditional actions: the first wins, as in libseccomp",
 		p: Profile{DefaultAction: ActAllow, Syscalls: []Syscall{
 			{Names: []string{"bpf"}, Action: ActErrno}, {Names: []string{"read", "bpf"}, Action: ActKill},
 		}},
-		wantErr: `syscalls[1].names[1]: "bpf" already has action SCMP_ACT_ERRNO from syscalls[0]`,
+		inputs: map[string]seccompData{"bpf": call("bpf"), "read": call("read")},
+		checks: map[string]uint32{"bpf": retEPERM, "read": 0},
 	}, {
 		name:    "profile without the native architecture",
 		p:       Profile{DefaultAction: ActAllow, Architectures: []string{"SCMP_ARCH_AARCH64"}},

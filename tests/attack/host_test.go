@@ -265,6 +265,41 @@ func TestSeccompProfileFile(t *testing.T) {
 	}
 }
 
+// A profile can close nested user namespaces, the widest kernel surface
+// the default leaves open (SECURITY.md): refuse unshare and clone with
+// CLONE_NEWUSER, and clone3, whose flags a filter cannot read, with
+// ENOSYS so that libc falls back to clone.
+func TestSeccompNoNestedUserns(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "no-userns.json")
+	must(t, os.WriteFile(p, []byte(noUsernsProfile), 0o644))
+	expect(t, box(t, []string{"--seccomp", p}, "/bin/sh", "-c", "/probe nested hello; unshare -U true 2>/dev/null || echo refused; /probe hello"), 0,
+		"nested user namespace: EPERM\nrefused\nhello\n")
+	// The default allows them (the opt-out, proving the probe real).
+	expect(t, box(t, nil, "/probe", "nested", "hello"), 0, "hello\n")
+}
+
+const noUsernsProfile = `{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "syscalls": [
+    {"names": ["unshare", "clone"], "action": "SCMP_ACT_ERRNO",
+     "args": [{"index": 0, "value": 268435456, "valueTwo": 268435456, "op": "SCMP_CMP_MASKED_EQ"}]},
+    {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+  ]
+}`
+
+// podman's own profile, where the host has podman: it loads unchanged
+// (containers/common's errno names, libseccomp's overlapping rules) and
+// refuses what it refuses.
+func TestSeccompPodmanProfile(t *testing.T) {
+	const p = "/usr/share/containers/seccomp.json"
+	if _, err := os.Stat(p); err != nil {
+		skipOrFail(t, "no podman profile at %s (Debian package golang-github-containers-common)", p)
+	}
+	expect(t, box(t, []string{"--seccomp", p}, "/probe", "sys", "bpf", "userfaultfd", "mount_tmpfs"), 0,
+		"bpf: EPERM\nuserfaultfd: EPERM\nmount_tmpfs: EPERM\n")
+	expect(t, box(t, []string{"--seccomp", p, "--cap-add", "SYS_ADMIN"}, "/probe", "sys", "mount_tmpfs"), 0, "mount_tmpfs: ok\n")
+}
+
 // Bad hardening flags: one line, exit 125, nothing started.
 func TestBadHardeningInput(t *testing.T) {
 	dir := t.TempDir()
