@@ -133,6 +133,25 @@ func TestOverwriteRboxBinary(t *testing.T) {
 	assertHostUnchanged(t)
 }
 
+// File capabilities: honoured only with --allow-new-privs (the opt-out,
+// which proves the capability is really on the file), and never through
+// the inheritable set, which rbox leaves empty (CVE-2022-24769: a non-root
+// process with inheritable capabilities gains them from a file that
+// lists them as inheritable).
+func TestFileCapabilities(t *testing.T) {
+	layer := filepath.Join(t.TempDir(), "layer")
+	t.Cleanup(func() { run(t, exec.Command(rboxBin, "remove-layer", layer)) })
+	p := []string{"--persist", layer}
+	expect(t, box(t, p, "/bin/sh", "-c", "cp /probe /pprobe && cp /probe /iprobe && /probe setfcap /pprobe 0 perm && /probe setfcap /iprobe 0 inh"), 0,
+		"setfcap: ok\nsetfcap: ok\n")
+	user := append(p, "-u", "1000")
+	const tail = "CapBnd: " + defaultCaps + "\nNoNewPrivs: [01]\nSeccomp: 2\n"
+	expect(t, box(t, user, "/pprobe", "caps"), 0, "CapPrm: 0000000000000000\nCapEff: 0000000000000000\n"+tail)
+	expect(t, box(t, append(user, "--allow-new-privs"), "/pprobe", "caps"), 0, "CapPrm: 0000000000000001\nCapEff: 0000000000000000\n"+tail)
+	expect(t, box(t, append(user, "--allow-new-privs"), "/iprobe", "caps"), 0, "CapPrm: 0000000000000000\nCapEff: 0000000000000000\n"+tail)
+	assertHostUnchanged(t)
+}
+
 // Host processes are out of sight and out of reach: kill -9 -1 inside,
 // the host's pid, the init.
 func TestHostProcesses(t *testing.T) {

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +29,9 @@ func init() {
 	os.Exit(probe(os.Args[1], os.Args[2:]))
 }
 
-// isProbe: this binary runs as /probe, or as /sprobe (its setuid copy).
-func isProbe() bool {
-	b := filepath.Base(os.Args[0])
-	return b == "probe" || b == "sprobe"
-}
+// isProbe: this binary runs as /probe, or as a copy named *probe
+// (/sprobe, setuid; /fprobe, with file capabilities).
+func isProbe() bool { return strings.HasSuffix(filepath.Base(os.Args[0]), "probe") }
 
 func probe(what string, args []string) int {
 	say := func(name string, err error) { fmt.Printf("%s: %s\n", name, errnoOf(err)) }
@@ -86,8 +85,9 @@ func probe(what string, args []string) int {
 		}
 	case "raise": // raise CAP: take back a capability the sandbox dropped
 		n, _ := strconv.Atoi(args[0])
-		say("capset", capsetAdd(n))
-		say("ambient", unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0))
+		capErr, ambErr := raise(n)
+		say("capset", capErr)
+		say("ambient", ambErr)
 	case "chown": // chown FILE UID
 		uid, _ := strconv.Atoi(args[1])
 		say("chown "+args[1], unix.Chown(args[0], uid, uid))
@@ -187,6 +187,18 @@ func probe(what string, args []string) int {
 			say("chmod "+p, unix.Chmod(p, 0o777))
 			say("chown "+p, unix.Chown(p, 0, 0))
 		}
+	case "setfcap": // setfcap FILE CAP perm|inh: give FILE a file capability
+		n, _ := strconv.Atoi(args[1])
+		// struct vfs_cap_data, revision 2: magic, then the permitted and
+		// inheritable words of capabilities 0-31, then of 32-63.
+		var d [20]byte
+		binary.LittleEndian.PutUint32(d[0:], 0x02000000) // VFS_CAP_REVISION_2
+		off := 4 + 8*(n/32)
+		if args[2] == "inh" {
+			off += 4
+		}
+		binary.LittleEndian.PutUint32(d[off:], 1<<(n%32))
+		say("setfcap", unix.Setxattr(args[0], "security.capability", d[:], 0))
 	case "ids":
 		fmt.Printf("uid=%d euid=%d\n", unix.Getuid(), unix.Geteuid())
 	case "hello":
@@ -320,20 +332,29 @@ var syscalls = map[string]func() error{
 	},
 }
 
-func capsetAdd(n int) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return err
-	}
-	data[n/32].Permitted |= 1 << (n % 32)
-	data[n/32].Effective |= 1 << (n % 32)
-	done := make(chan error)
-	go func() { // capset changes the calling thread only: let it die after
+// raise adds capability n to the permitted, effective and inheritable
+// sets, then to the ambient set (which needs it in the first and the
+// third), on a locked thread that dies afterwards: both are per thread.
+func raise(n int) (capErr, ambErr error) {
+	done := make(chan [2]error)
+	go func() {
 		runtime.LockOSThread()
-		done <- unix.Capset(&hdr, &data[0])
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			done <- [2]error{err, err}
+			return
+		}
+		bit := uint32(1) << (n % 32)
+		data[n/32].Permitted |= bit
+		data[n/32].Effective |= bit
+		data[n/32].Inheritable |= bit
+		c := unix.Capset(&hdr, &data[0])
+		a := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0)
+		done <- [2]error{c, a}
 	}()
-	return <-done
+	r := <-done
+	return r[0], r[1]
 }
 
 func ptraceSeize(pid int) error {
