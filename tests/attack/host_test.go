@@ -201,6 +201,41 @@ func TestAbstractSocket(t *testing.T) {
 	assertHostUnchanged(t)
 }
 
+// A host service on 127.0.0.1 is out of reach with --net none: the
+// sandbox's loopback is its own.
+func TestHostLoopback(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			b := make([]byte, 16)
+			n, _ := c.Read(b)
+			got <- string(b[:n])
+			c.Close()
+		}
+	}()
+	addr := l.Addr().String()
+	expect(t, box(t, []string{"--cap-add", "ALL", "--seccomp", "unconfined"}, "/probe", "tcp", addr), 0, "connect: ECONNREFUSED\n")
+	select {
+	case m := <-got:
+		t.Errorf("the host service received %q from --net none", m)
+	case <-time.After(100 * time.Millisecond):
+	}
+	expect(t, box(t, []string{"--net", "host"}, "/probe", "tcp", addr), 0, "connect: ok\n")
+	if m := <-got; m != "escaped\n" {
+		t.Errorf("--net host: the service received %q", m)
+	}
+	assertHostUnchanged(t)
+}
+
 // A hostile image: /etc is a symlink to a host directory (absolute, or
 // climbing out with ../..), and volume and tmpfs targets lead there too.
 // rbox resolves every target inside the image: it either refuses with

@@ -157,6 +157,13 @@ func probe(what string, args []string) int {
 			c.Close()
 		}
 		say("connect", err)
+	case "tcp": // tcp HOST:PORT: connect to a TCP service
+		c, err := net.Dial("tcp", args[0])
+		if err == nil {
+			io.WriteString(c, "escaped\n")
+			c.Close()
+		}
+		say("connect", err)
 	case "tty": // terminal injection on stdin: TIOCSTI, TIOCLINUX
 		c := byte('x')
 		_, _, e := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c)))
