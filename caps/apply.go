@@ -9,8 +9,14 @@ import (
 
 // ApplyToThread makes set the only capabilities of the calling thread and
 // of everything it later starts: it drops every other capability from the
-// bounding set, sets inheritable, permitted and effective to set, and
-// clears the ambient set.
+// bounding set, sets permitted and effective to set, and clears the
+// inheritable and ambient sets.
+//
+// Inheritable stays empty, as in runc and moby since CVE-2022-24769: a
+// non-empty inheritable set lets a non-root process that executes a file
+// with file-inheritable capabilities gain those (when no_new_privs is off)
+// although it started with none. Root of the user namespace needs no
+// inheritable set: its execve gives permitted = bounding.
 //
 // Capabilities are per thread. The caller must hold runtime.LockOSThread
 // and must never unlock that thread (let the goroutine exit so the runtime
@@ -25,7 +31,7 @@ func ApplyToThread(set Set) error { return apply(set, 0) }
 // ApplyToThreadBeforeSetuid is ApplyToThread for a workload that will run
 // as a non-zero uid, started with SysProcAttr.Credential: the forked child
 // switches ids itself and needs CAP_SETUID and CAP_SETGID for it, so those
-// two stay in permitted and effective (not in bounding or inheritable,
+// two stay in permitted and effective (not in bounding,
 // unless set has them). The switch away from uid 0 then clears permitted
 // and effective, so the workload holds none of them.
 func ApplyToThreadBeforeSetuid(set Set) error {
@@ -49,8 +55,8 @@ func apply(set, keep Set) error {
 	// Version 3 takes two 32-bit words per set: capabilities 0-31, then 32-63.
 	var data [2]unix.CapUserData
 	for i := range data {
-		word, kept := uint32(set>>(32*i)), uint32((set|keep)>>(32*i))
-		data[i] = unix.CapUserData{Effective: kept, Permitted: kept, Inheritable: word}
+		kept := uint32((set | keep) >> (32 * i))
+		data[i] = unix.CapUserData{Effective: kept, Permitted: kept}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities to [%s]: %w", set, err)

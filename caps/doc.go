@@ -13,8 +13,9 @@
 //
 //   - A process running as uid 0 inside the user namespace gets, on execve,
 //     permitted = inheritable | bounding (root's file sets are treated as
-//     full), and effective = permitted. So the bounding and inheritable sets
-//     that ApplyToThread writes are what a root workload holds. Those
+//     full), and effective = permitted. So the bounding set that
+//     ApplyToThread writes (inheritable stays empty) is what a root
+//     workload holds. Those
 //     capabilities are relative to the user namespace: they never grant
 //     anything over the host's resources.
 //   - A workload running as a non-zero uid gets no capabilities at all:

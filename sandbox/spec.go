@@ -34,7 +34,14 @@ type Spec struct {
 	// AllowNewPrivs lets setuid binaries and file capabilities raise the
 	// workload's privileges (no_new_privs is set otherwise).
 	AllowNewPrivs bool `json:"allowNewPrivs,omitempty"`
-	Debug         bool `json:"debug,omitempty"`
+	// CapAdd and CapDrop change the default capability set (podman's) as
+	// --cap-add and --cap-drop do; "ALL" is accepted in either.
+	CapAdd  []string `json:"capAdd,omitempty"`
+	CapDrop []string `json:"capDrop,omitempty"`
+	// Seccomp is "default" (or empty), "unconfined", or the path of an OCI
+	// seccomp profile (JSON).
+	Seccomp string `json:"seccomp,omitempty"`
+	Debug   bool   `json:"debug,omitempty"`
 }
 
 // Volume binds a host path into the sandbox.
@@ -62,6 +69,12 @@ const (
 	IDMapAuto   = "auto"
 	IDMapFull   = "full"
 	IDMapSingle = "single"
+)
+
+// Seccomp modes; anything else is a profile's path.
+const (
+	SeccompDefault    = "default"
+	SeccompUnconfined = "unconfined"
 )
 
 // DefaultPath is the workload's PATH unless the user sets one.

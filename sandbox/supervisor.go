@@ -63,6 +63,10 @@ func Run(spec *Spec, o Options) (int, error) {
 			userns.Debugf(epoch, format, a...)
 		}
 	}
+	capSet, filter, err := hardening(spec)
+	if err != nil {
+		return 125, fail(err)
+	}
 	plan, helpers, err := planIDMap(spec, o)
 	if err != nil {
 		return 125, fail(err)
@@ -134,6 +138,8 @@ func Run(spec *Spec, o Options) (int, error) {
 	debugf("supervisor: state %s, id map %s", st.dir, mapName(plan))
 	cfg := initConfig(spec, st, plan)
 	cfg.Epoch = epoch
+	cfg.Caps, cfg.Seccomp = capSet, filter
+	debugf("supervisor: capabilities [%s], seccomp %s", capSet, seccompName(spec, filter))
 	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
@@ -148,6 +154,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	sb, err := userns.Start(cfg, userns.StartOptions{
 		Executable: o.Executable,
 		NewNetwork: spec.Net != NetHost,
+		SealedCopy: needSealedCopy(capSet, o.Executable),
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {

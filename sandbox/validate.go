@@ -89,6 +89,16 @@ func Validate(s *Spec) error {
 	if err := validatePersist(s); err != nil {
 		return err
 	}
+	if s.Seccomp != "" && s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
+		abs, err := filepath.Abs(s.Seccomp)
+		if err != nil {
+			return fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
+		}
+		s.Seccomp = abs
+	}
+	if _, _, err := hardening(s); err != nil {
+		return err
+	}
 	for i, v := range s.Volumes {
 		if _, err := os.Stat(v.Source); err != nil {
 			return fmt.Errorf("invalid -v %s:%s: host path %q does not exist; create it first", v.Source, v.Target, v.Source)

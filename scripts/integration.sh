@@ -18,17 +18,20 @@ summarize() { # count top-level results of a -test.v log
 	local pass fail
 	pass=$(grep -c '^--- PASS' "$log" || true)
 	fail=$(grep -c '^--- FAIL' "$log" || true)
-	echo "integration: $pass passed, $fail failed"
-	[ "$fail" = 0 ] && grep -q '^PASS$' "$log"
+	echo "integration: $pass passed, $fail failed (integration, attack, caps, seccomp)"
+	[ "$fail" = 0 ] && grep -q '^PASS$' "$log" && ! grep -q -e '^FAIL$' -e '^LEFTOVERS' "$log"
 }
 
 if [ "$(id -u)" != 0 ]; then
 	make -s testdata
 	CGO_ENABLED=0 $GO test -c -o bin/integration.test ./tests/integration
+	CGO_ENABLED=0 $GO test -c -o bin/attack.test ./tests/attack
 	log=$(mktemp)
 	trap 'rm -f "$log"' EXIT
-	RBOX_BIN=$PWD/bin/rbox RBOX_ROOTFS=$PWD/testdata/rootfs RBOX_TEST_STRICT=$strict \
-		bin/integration.test "${run_flags[@]}" 2>&1 | tee "$log" || true
+	for t in integration attack; do
+		RBOX_BIN=$PWD/bin/rbox RBOX_ROOTFS=$PWD/testdata/rootfs RBOX_TEST_STRICT=$strict \
+			bin/$t.test "${run_flags[@]}" 2>&1 | tee -a "$log" || true
+	done
 	summarize "$log"
 	exit
 fi
@@ -40,6 +43,11 @@ cleanup() { rm -rf "$stage"; }
 trap cleanup EXIT
 chmod 0755 "$stage"
 CGO_ENABLED=0 $GO test -c -o "$stage/integration.test" ./tests/integration
+# The hostile-workload suite, and the unit tests that need an unprivileged
+# user to create user namespaces (they skip as root in make unit).
+CGO_ENABLED=0 $GO test -c -o "$stage/attack.test" ./tests/attack
+CGO_ENABLED=0 $GO test -c -o "$stage/caps.test" ./caps
+CGO_ENABLED=0 $GO test -c -o "$stage/seccomp.test" ./seccomp
 cp bin/rbox "$stage/rbox"
 cp testdata/mkrootfs.sh "$stage/"
 chmod 0755 "$stage"/*
@@ -65,6 +73,12 @@ as_user() {
 log=$stage/log
 status=0
 (cd "$stage" && as_user "$TEST_USER" ./integration.test "${run_flags[@]}") 2>&1 | tee "$log" || true
+(cd "$stage" && as_user "$TEST_USER" ./attack.test "${run_flags[@]}") 2>&1 | tee -a "$log" || true
+if [ -z "${RUN:-}" ]; then
+	for t in caps seccomp; do
+		(cd "$stage" && as_user "$TEST_USER" ./$t.test -test.v -test.count=1 -test.run 'InUserNamespace|InKernel|WithoutNoNewPrivs') 2>&1 | tee -a "$log" || true
+	done
+fi
 # The user without subordinate ranges: the fallback to a single map and
 # what rbox check says about it; those of its tests that RUN selects.
 nosub_run=()

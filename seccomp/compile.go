@@ -59,8 +59,12 @@ type block struct {
 //     ENOSYS makes libc fall back to older calls as on an older kernel.
 //
 // Per syscall, rules with argument conditions are tried in profile order
-// before a rule without conditions; two unconditional rules that disagree
-// are an error. Names this architecture does not have are skipped.
+// before a rule without conditions; of two unconditional rules the first
+// wins, as in libseccomp (which keeps an existing unconditional rule and
+// drops a later one for the same syscall): podman's own seccomp.json
+// relies on it, allowing setns, sethostname and others in its big allow
+// list and refusing them again further down for a container without
+// CAP_SYS_ADMIN. Names this architecture does not have are skipped.
 func Compile(p *Profile, goarch string, caps []string) (Filter, error) {
 	if err := p.Validate(); err != nil {
 		return Filter{}, err
@@ -133,7 +137,7 @@ func collect(p *Profile, a *archInfo, caps []string, defRet uint32) ([]*block, e
 			continue
 		}
 		r := rule{args: s.Args, ret: retValue(s.Action, s.ErrnoRet, errnoEPERM), from: i}
-		for j, name := range s.Names {
+		for _, name := range s.Names {
 			nr, ok := a.syscalls[name]
 			if !ok {
 				continue // exists on other architectures (Validate checked)
@@ -147,9 +151,6 @@ func collect(p *Profile, a *archInfo, caps []string, defRet uint32) ([]*block, e
 			switch {
 			case len(r.args) > 0:
 				b.conds = append(b.conds, r)
-			case b.uncond != nil && b.uncond.ret != r.ret:
-				return nil, at(fmt.Sprintf("syscalls[%d].names[%d]", i, j),
-					"%q already has action %s from syscalls[%d]", name, p.Syscalls[b.uncond.from].Action, b.uncond.from)
 			case b.uncond == nil:
 				r := r
 				b.uncond = &r

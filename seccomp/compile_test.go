@@ -1,8 +1,10 @@
 package seccomp
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -236,11 +238,12 @@ func TestCompileRules(t *testing.T) {
 		inputs: map[string]seccompData{"bpf": call("bpf")},
 		checks: map[string]uint32{"bpf": retEPERM},
 	}, {
-		name: "conflicting unconditional actions",
+		name: "conflicting unconditional actions: the first wins, as in libseccomp",
 		p: Profile{DefaultAction: ActAllow, Syscalls: []Syscall{
 			{Names: []string{"bpf"}, Action: ActErrno}, {Names: []string{"read", "bpf"}, Action: ActKill},
 		}},
-		wantErr: `syscalls[1].names[1]: "bpf" already has action SCMP_ACT_ERRNO from syscalls[0]`,
+		inputs: map[string]seccompData{"bpf": call("bpf"), "read": call("read")},
+		checks: map[string]uint32{"bpf": retEPERM, "read": 0},
 	}, {
 		name:    "profile without the native architecture",
 		p:       Profile{DefaultAction: ActAllow, Architectures: []string{"SCMP_ARCH_AARCH64"}},
@@ -312,4 +315,28 @@ func ExampleCompile() {
 	f, err := Compile(Default(), "amd64", nil)
 	fmt.Println(len(f.Program) > 0, err)
 	// Output: true <nil>
+}
+
+func TestFilterJSONRoundTrip(t *testing.T) {
+	f, err := Compile(Default(), NativeArch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Flags = 2
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g Filter
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f, g) {
+		t.Errorf("round trip changed the filter")
+	}
+	for _, bad := range []string{`{"program":""}`, `{"program":"AAAA"}`, `{"program":1}`} {
+		if err := json.Unmarshal([]byte(bad), &g); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
 }

@@ -7,12 +7,12 @@
 // InstallOnThread.
 //
 // LoadOCI, Default and Compile are pure and run on either side: the
-// supervisor (host side) loads and compiles once so that a bad profile is a
-// usage error before any namespace exists; the Profile is plain JSON and
-// travels in the Spec; the init compiles it again and InstallOnThread runs
-// inside the namespaces, last, on the locked thread that starts the
-// workload: filters are per thread, inherited across fork and execve, and
-// cannot be removed.
+// supervisor (host side) loads and compiles once, so that a bad profile is
+// a usage error before any namespace exists; the compiled Filter travels
+// to the init in its Config (MarshalJSON: the program's bytes), and
+// InstallOnThread runs inside the namespaces, last, on the locked thread
+// that starts the workload: filters are per thread, inherited across fork
+// and execve, and cannot be removed.
 //
 // Syscall numbers come from zsyscalls.go, generated from
 // golang.org/x/sys/unix (itself generated from the kernel's headers) by

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Profile is the part of the OCI runtime-spec seccomp profile
@@ -14,9 +16,12 @@ import (
 // supports. Semantics follow libseccomp's as runc applies them; where rbox
 // differs, Compile says so.
 type Profile struct {
-	DefaultAction   Action   `json:"defaultAction"`
-	DefaultErrnoRet *uint32  `json:"defaultErrnoRet,omitempty"`
-	Architectures   []string `json:"architectures,omitempty"`
+	DefaultAction   Action  `json:"defaultAction"`
+	DefaultErrnoRet *uint32 `json:"defaultErrnoRet,omitempty"`
+	// DefaultErrno is containers/common's name for DefaultErrnoRet
+	// ("ENOSYS"), as podman's seccomp.json carries both.
+	DefaultErrno  string   `json:"defaultErrno,omitempty"`
+	Architectures []string `json:"architectures,omitempty"`
 	// ArchMap is docker's spelling of Architectures, grouped by native
 	// architecture.
 	ArchMap []ArchMap `json:"archMap,omitempty"`
@@ -42,8 +47,10 @@ type Syscall struct {
 	Names    []string `json:"names"`
 	Action   Action   `json:"action"`
 	ErrnoRet *uint32  `json:"errnoRet,omitempty"`
-	Args     []Arg    `json:"args,omitempty"`
-	Comment  string   `json:"comment,omitempty"`
+	// Errno is containers/common's name for ErrnoRet ("EPERM").
+	Errno   string `json:"errno,omitempty"`
+	Args    []Arg  `json:"args,omitempty"`
+	Comment string `json:"comment,omitempty"`
 	// Includes and Excludes are docker's conditions on a rule: it applies
 	// only on the listed architectures, with the listed capabilities, or
 	// from a minimum kernel version on.
@@ -140,6 +147,9 @@ func LoadOCI(r io.Reader) (*Profile, error) {
 	if dec.More() {
 		return nil, errors.New("seccomp profile: unexpected data after the JSON object")
 	}
+	if err := p.resolveErrnoNames(); err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("seccomp profile: %w", err)
 	}
@@ -159,6 +169,8 @@ func jsonError(data []byte, err error) error {
 		if typ.Field != "" {
 			return fmt.Errorf("%s: cannot be a JSON %s (line %s)", typ.Field, typ.Value, lineCol(data, off))
 		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("line %s: the JSON ends before the profile does", lineCol(data, int64(len(data))))
 	default:
 		return err
 	}
@@ -316,4 +328,44 @@ func prefix(where string, err error) error {
 		return &pathError{path: where + "." + pe.path, err: pe.err}
 	}
 	return &pathError{path: where, err: err}
+}
+
+// resolveErrnoNames fills errnoRet from containers/common's errno names
+// where only the name is given, and refuses a name that contradicts the
+// number.
+func (p *Profile) resolveErrnoNames() error {
+	resolve := func(where, name string, ret **uint32) error {
+		if name == "" {
+			return nil
+		}
+		v := errnoByName(name)
+		if v == 0 {
+			return at(where, "unknown errno name %q", name)
+		}
+		if *ret == nil {
+			*ret = &v
+		} else if **ret != v {
+			return at(where, "%q is %d, but errnoRet says %d", name, v, **ret)
+		}
+		return nil
+	}
+	if err := resolve("defaultErrno", p.DefaultErrno, &p.DefaultErrnoRet); err != nil {
+		return err
+	}
+	for i := range p.Syscalls {
+		if err := resolve(fmt.Sprintf("syscalls[%d].errno", i), p.Syscalls[i].Errno, &p.Syscalls[i].ErrnoRet); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errnoByName is the number of an errno name ("EPERM"), 0 if unknown.
+func errnoByName(name string) uint32 {
+	for e := unix.Errno(1); e <= maxErrno; e++ {
+		if unix.ErrnoName(e) == name {
+			return uint32(e)
+		}
+	}
+	return 0
 }

@@ -165,3 +165,38 @@ func FuzzLoadOCI(f *testing.F) {
 		}
 	})
 }
+
+// podman's own profile (containers/common, as Debian 12 ships it in
+// /usr/share/containers/seccomp.json) loads and compiles unchanged, with
+// libseccomp's answers where its rules overlap.
+func TestLoadPodmanProfile(t *testing.T) {
+	f, err := os.Open("testdata/podman-containers-common.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := LoadOCI(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != 38 {
+		t.Errorf("defaultErrnoRet = %v, want 38 (ENOSYS)", p.DefaultErrnoRet)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		for _, caps := range [][]string{nil, {"CAP_CHOWN", "CAP_SETUID"}, {"CAP_SYS_ADMIN"}} {
+			if _, err := Compile(p, arch, caps); err != nil {
+				t.Errorf("%s %v: %v", arch, caps, err)
+			}
+		}
+	}
+	for _, bad := range []struct{ json, want string }{
+		{`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrno":"ENOPE"}`, `defaultErrno: unknown errno name "ENOPE"`},
+		{`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrno":"EPERM","defaultErrnoRet":38}`, `defaultErrno: "EPERM" is 1, but errnoRet says 38`},
+		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","errno":"EBOGUS"}]}`, `syscalls[0].errno: unknown errno name "EBOGUS"`},
+	} {
+		_, err := LoadOCI(strings.NewReader(bad.json))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: err = %v, want %q", bad.json, err, bad.want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package userns
 
 import (
+	"github.com/rbox-sandbox/rbox/caps"
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
+	"github.com/rbox-sandbox/rbox/seccomp"
 )
 
 // Config is everything the init needs, sent over the sync channel as JSON.
@@ -28,6 +30,12 @@ type Config struct {
 	// AllowNewPrivs leaves no_new_privs unset, for workloads that need
 	// setuid binaries.
 	AllowNewPrivs bool `json:"allowNewPrivs,omitempty"`
+	// Caps is the workload's capability set as root of the sandbox (its
+	// bounding set whatever its uid); a non-root workload holds none.
+	Caps caps.Set `json:"caps"`
+	// Seccomp is the compiled filter for the workload; nil runs it
+	// unconfined.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 
 	Mounts []Mount    `json:"mounts,omitempty"`
 	Files  []File     `json:"files,omitempty"`

@@ -7,13 +7,20 @@ import (
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/caps"
+	"github.com/rbox-sandbox/rbox/seccomp"
 )
 
 // maskedPaths hide kernel state a sandbox has no business reading: files
 // get /dev/null bound over them, directories an empty read-only tmpfs. The
-// list follows runc's default spec. A workload cannot undo a mask by
-// mounting a fresh procfs or sysfs: the kernel refuses a new instance while
-// parts of the existing one are covered (mount_too_revealing).
+// list follows runc's default spec. The workload cannot unmount a mask or
+// mount a fresh procfs or sysfs over it: both need CAP_SYS_ADMIN, outside
+// the default set; from a nested user namespace the kernel refuses a new
+// instance outright, because there the masks are locked mounts
+// (mount_too_revealing). A workload given CAP_SYS_ADMIN (--cap-add) can
+// undo them: the masks were made in its own user namespace, so they are
+// not locked for it (as in rootless podman; see SECURITY.md).
 var maskedPaths = []string{
 	"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
@@ -89,38 +96,47 @@ func bindReadOnly(root *os.File, p string) error {
 }
 
 // restrictThread applies, to the calling (locked) thread only, what the
-// workload must inherit: no_new_privs unless the user opted out, so that
-// setuid binaries and file capabilities cannot raise its privileges.
+// workload must inherit, in this order:
+//
+//  1. with --allow-new-privs, the seccomp filter first: without
+//     no_new_privs the kernel installs a filter only for a thread holding
+//     CAP_SYS_ADMIN, which step 2 normally drops;
+//  2. the capability sets: bounding, inheritable, permitted and effective
+//     become cfg.Caps, ambient is cleared. CAP_SETUID and CAP_SETGID stay
+//     in permitted and effective alone, because the forked child calls
+//     setgroups, setgid and setuid before execve (even for uid 0). execve
+//     then recomputes the sets: root gets exactly cfg.Caps (inheritable |
+//     bounding), any other uid none (the switch from uid 0 cleared
+//     permitted and effective, and its files have no capabilities unless
+//     setcap gave them some, which no_new_privs ignores);
+//  3. no_new_privs, unless the user opted out, so that setuid binaries and
+//     file capabilities cannot raise the workload's privileges;
+//  4. the seccomp filter, last, so that nothing rbox itself calls above is
+//     filtered. The forked child still runs Go's few calls between fork
+//     and execve (setgroups, setgid, setuid, setsid, ioctl TIOCSCTTY,
+//     dup3, execve) under it: a profile that refuses those cannot start
+//     a workload, and rbox says which exec failed.
 func restrictThread(cfg *Config) error {
-	// The init was started with every capability ambient and inheritable
-	// (see Start); neither may reach the workload: an ambient set would
-	// survive a setuid to a non-root -u, an inheritable one would combine
-	// with file capabilities in the image.
-	if err := clearInheritable(); err != nil {
+	// The init runs with every capability ambient (see Start); applying
+	// cfg.Caps below empties the ambient and inheritable sets of this
+	// thread, so neither reaches the workload.
+	if cfg.Seccomp != nil && cfg.AllowNewPrivs {
+		if err := seccomp.InstallOnThread(*cfg.Seccomp); err != nil {
+			return err
+		}
+	}
+	if err := caps.ApplyToThreadBeforeSetuid(cfg.Caps); err != nil {
 		return err
 	}
 	if !cfg.AllowNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
-	}
-	return nil
-}
-
-// clearInheritable empties the calling thread's ambient and inheritable
-// capability sets.
-func clearInheritable() error {
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("read capabilities: %w", err)
-	}
-	data[0].Inheritable, data[1].Inheritable = 0, 0
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("clear inheritable capabilities: %w", err)
+		if cfg.Seccomp != nil {
+			if err := seccomp.InstallOnThread(*cfg.Seccomp); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -23,7 +23,10 @@ type StartOptions struct {
 	// Executable is the binary to re-execute, normally /proc/self/exe.
 	Executable string
 	// NewNetwork adds CLONE_NEWNET.
-	NewNetwork            bool
+	NewNetwork bool
+	// SealedCopy runs the init from a sealed memfd copy of Executable
+	// (sealed.go), for a workload that could otherwise reach the binary.
+	SealedCopy            bool
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -100,6 +103,18 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	if o.SealedCopy {
+		sealed, err := sealedCopy(exe)
+		if err != nil {
+			parent.Close()
+			return nil, err
+		}
+		defer sealed.Close()
+		// Descriptor 4 of the child (3 is the sync socket): execve opens
+		// the path before it closes anything.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, sealed)
+		cmd.Path = "/proc/self/fd/4"
+	}
 	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)

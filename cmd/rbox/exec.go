@@ -33,6 +33,9 @@ type execCmd struct {
 	Timeout       time.Duration `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
 	StopTimeout   time.Duration `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
 	AllowNewPrivs bool          `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
+	CapAdd        []string      `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one)." placeholder:"CAP"`
+	CapDrop       []string      `name:"cap-drop" help:"Drop a capability from the default set (ALL for every one)." placeholder:"CAP"`
+	Seccomp       string        `help:"Seccomp filter: default, unconfined, or the path of an OCI seccomp profile (JSON)." default:"default" placeholder:"PROFILE"`
 	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
 	StatusJSON    string        `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
@@ -124,6 +127,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		Hostname: c.Hostname, Net: c.Net, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,
 		Timeout: c.Timeout, StopTimeout: c.StopTimeout,
+		CapAdd: c.CapAdd, CapDrop: c.CapDrop, Seccomp: c.Seccomp,
 	}
 	if c.Tty {
 		s.Term = os.Getenv("TERM")

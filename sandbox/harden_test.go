@@ -1,0 +1,54 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rbox-sandbox/rbox/caps"
+)
+
+func TestHardening(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["nope"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644)
+	for _, tc := range []struct {
+		name       string
+		spec       Spec
+		caps       caps.Set
+		unconfined bool
+		err        string
+	}{
+		{name: "defaults", caps: caps.Default()},
+		{name: "default by name", spec: Spec{Seccomp: "default"}, caps: caps.Default()},
+		{name: "unconfined", spec: Spec{Seccomp: "unconfined"}, caps: caps.Default(), unconfined: true},
+		{name: "file", spec: Spec{Seccomp: good}, caps: caps.Default()},
+		{name: "drop all add one", spec: Spec{CapDrop: []string{"ALL"}, CapAdd: []string{"net_raw"}}, caps: 1 << 13},
+		{name: "unknown cap", spec: Spec{CapAdd: []string{"CAP_WIZARD"}}, err: `unknown capability "CAP_WIZARD" in --cap-add`},
+		{name: "contradiction", spec: Spec{CapAdd: []string{"ALL"}, CapDrop: []string{"ALL"}}, err: "contradict"},
+		{name: "missing file", spec: Spec{Seccomp: filepath.Join(dir, "nope.json")}, err: "nope.json"},
+		{name: "bad profile", spec: Spec{Seccomp: bad}, err: `--seccomp "` + bad + `": seccomp profile: syscalls[0].names[0]: unknown syscall "nope"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set, f, err := hardening(&tc.spec)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set != tc.caps {
+				t.Errorf("caps = %s, want %s", set, tc.caps)
+			}
+			if (f == nil) != tc.unconfined {
+				t.Errorf("filter = %v, want unconfined %v", f, tc.unconfined)
+			}
+		})
+	}
+}
