@@ -397,3 +397,35 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// The init's enter socket (rbox enter) is bound before pivot_root: no path
+// inside leads to it, and without CAP_SYS_PTRACE the init's descriptors
+// are out of reach. A workload that could take the listening socket would
+// receive the stdio of the next rbox enter.
+func TestEnterSocketOutOfReach(t *testing.T) {
+	name := fmt.Sprintf("attack-enter-%d", os.Getpid())
+	r := run(t, exec.Command(rboxBin, "exec", "-d", "--name", name, "--rootfs", image, "--", "sleep", "60"))
+	if r.code != 0 {
+		t.Fatalf("start a detached sandbox: %s", r)
+	}
+	defer func() {
+		run(t, exec.Command(rboxBin, "kill", "-s", "KILL", name))
+		run(t, exec.Command(rboxBin, "wait", name))
+		run(t, exec.Command(rboxBin, "rm", name))
+	}()
+	// The directory /proc/1/fd lists (its owner is root of the
+	// namespace), but following or opening an entry takes a ptrace check
+	// the non-dumpable init fails without CAP_SYS_PTRACE.
+	r = run(t, exec.Command(rboxBin, "enter", name, "--", "sh", "-c",
+		`find / -xdev -type s 2>/dev/null | grep -c enter.sock; for f in /proc/1/fd/*; do readlink $f || cat $f; done 2>/dev/null | grep -c .; true`))
+	expect(t, r, 0, "0\n0\n")
+	// The same attack from a sandbox given every capability but
+	// SYS_PTRACE, and no filter.
+	expect(t, box(t, []string{"--cap-add", "ALL", "--cap-drop", "SYS_PTRACE", "--seccomp", "unconfined"}, "sh", "-c",
+		`find / -xdev -type s 2>/dev/null | grep -c enter.sock; for f in /proc/1/fd/*; do readlink $f || cat $f; done 2>/dev/null | grep -c .; true`), 0, "0\n0\n")
+	// The opt-out proves the probe: with SYS_PTRACE the init's
+	// descriptors are readable (SECURITY.md says what that hands over).
+	expect(t, box(t, []string{"--cap-add", "SYS_PTRACE"}, "sh", "-c",
+		`for f in /proc/1/fd/*; do readlink $f; done 2>/dev/null | grep -c socket`), 0, "[1-9]\n")
+	assertHostUnchanged(t)
+}
