@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -47,20 +48,27 @@ func Main() {
 	}
 	ch := channel{os.NewFile(uintptr(fd), "sync")}
 	if os.Getenv(stageEnv) == stageMap {
-		if m, _, err := ch.recv(); err != nil || m.Type != msgGo {
+		m, _, err := ch.recv()
+		if err != nil || m.Type != msgGo {
 			// The supervisor went away before mapping us: nothing was built.
 			os.Exit(125)
 		}
 		// Mapped now: executing ourselves again makes us root of the
 		// namespace with every capability, which no call could give us.
 		env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
+		if m.CgroupNS {
+			env = append(env, cgroupNSEnv+"=1")
+		}
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
 			os.Exit(125)
 		}
-		err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
+		err = unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
 		fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec: %v\n", err)
 		os.Exit(125)
+	}
+	if os.Getenv(cgroupNSEnv) == "1" {
+		enterCgroupNS(fd)
 	}
 	os.Unsetenv(syncFDEnv)
 	os.Unsetenv(stageEnv)
@@ -78,6 +86,29 @@ func Main() {
 		os.Exit(125)
 	}
 	os.Exit(run(m.Config, ch, sigs))
+}
+
+// enterCgroupNS puts the init in a new cgroup namespace rooted at its
+// current cgroup, the one the supervisor made for the sandbox: inside,
+// /proc/self/cgroup reads "0::/" and a cgroup2 mount shows that subtree
+// alone. unshare(2) changes the calling thread only, and a Go process has
+// several, so the thread that unshared executes the init again: execve
+// keeps the caller's namespaces for the whole new process. It needs
+// CAP_SYS_ADMIN in the user namespace, so it runs in stage "run".
+func enterCgroupNS(fd int) {
+	runtime.LockOSThread() // never unlocked: the thread ends in execve
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: sandbox init: new cgroup namespace: %v\n", err)
+		os.Exit(125)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
+		os.Exit(125)
+	}
+	env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
+	err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
+	fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec in cgroup namespace: %v\n", err)
+	os.Exit(125)
 }
 
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {

@@ -21,7 +21,12 @@ type StartOptions struct {
 	// Executable is the binary to re-execute, normally /proc/self/exe.
 	Executable string
 	// NewNetwork adds CLONE_NEWNET.
-	NewNetwork            bool
+	NewNetwork bool
+	// CgroupNS says the supervisor moves the init into a cgroup of its own
+	// between Start and Go. The init then waits for "go" even with a single
+	// ID map, and enters a new cgroup namespace rooted at that cgroup
+	// before it builds anything (see Main).
+	CgroupNS              bool
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -30,6 +35,9 @@ type Sandbox struct {
 	cmd *exec.Cmd
 	ch  channel
 	cfg *Config
+	// waitGo: the init is in stage "map" and waits for "go".
+	waitGo   bool
+	cgroupNS bool
 }
 
 // Start clones the init into new namespaces. It waits for Go, which hands
@@ -80,9 +88,12 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	// newuidmap, which can only run once the child exists, so that child
 	// waits for it and then executes itself again (stage "map").
 	stage := stageRun
-	if cfg.IDMap.Full {
+	if cfg.IDMap.Full || o.CgroupNS {
+		// The cgroup namespace must be rooted at the cgroup the supervisor
+		// puts us in after the clone, so the init waits for that as well.
 		stage = stageMap
-	} else {
+	}
+	if !cfg.IDMap.Full {
 		cmd.SysProcAttr.UidMappings = procMappings(cfg.IDMap.UID)
 		cmd.SysProcAttr.GidMappings = procMappings(cfg.IDMap.GID)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
@@ -92,7 +103,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)
 	}
-	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg}, nil
+	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap, cgroupNS: o.CgroupNS}, nil
 }
 
 func procMappings(ms []idmap.Mapping) []syscall.SysProcIDMap {
@@ -107,11 +118,11 @@ func procMappings(ms []idmap.Mapping) []syscall.SysProcIDMap {
 func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
 
 // Go lets the init build the sandbox and start the workload. Call it once
-// the ID map (for a full map) and anything else that needs the init's pid
-// is in place.
+// the ID map (for a full map), the cgroup (with CgroupNS) and anything else
+// that needs the init's pid is in place.
 func (s *Sandbox) Go() error {
-	if s.cfg.IDMap.Full {
-		if err := s.ch.send(message{Type: msgGo}); err != nil {
+	if s.waitGo {
+		if err := s.ch.send(message{Type: msgGo, CgroupNS: s.cgroupNS}); err != nil {
 			return err
 		}
 	}

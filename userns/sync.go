@@ -16,8 +16,10 @@ import (
 //	supervisor                              init (PID 1, waiting)
 //	    │   newuidmap + newgidmap <pid>        │ (stage "map": no caps yet)
 //	    │   [network, cgroup against <pid>]    │
-//	    │── go ──────────────────────────────▶ │ execve itself: stage "run",
+//	    │── go {cgroupns} ───────────────────▶ │ execve itself: stage "run",
 //	    │                                      │ now root with all caps
+//	    │                                      │ [cgroupns: unshare it on one
+//	    │                                      │  thread, execve from there]
 //	    │── config {Config} ─────────────────▶ │ mounts, pivot_root
 //	    │◀─────────────────────── pty + fd ──  │ (with -t) master to the host
 //	    │◀──────────────────── started {pid} ─ │ workload running
@@ -26,7 +28,8 @@ import (
 //	    │   wait(init), clean up               ▼ exit(code)
 //
 // With a single map the Go runtime writes the map before the init's execve,
-// so the init starts in stage "run" and there is no "go".
+// so the init starts in stage "run" and there is no "go" - unless the
+// sandbox gets a cgroup: then the init waits for "go" in stage "map" too.
 //
 // If the supervisor dies, the init reads EOF and kills the sandbox (and the
 // kernel's parent-death signal does so too, should the init be stuck).
@@ -46,6 +49,9 @@ type message struct {
 	Pid    int     `json:"pid,omitempty"`
 	Code   int     `json:"code,omitempty"`
 	Msg    string  `json:"msg,omitempty"`
+	// CgroupNS, on "go": enter a new cgroup namespace, rooted at the
+	// cgroup the supervisor has just moved the init into.
+	CgroupNS bool `json:"cgroupns,omitempty"`
 }
 
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.
@@ -57,8 +63,10 @@ const maxMessage = 1 << 20
 const (
 	syncFDEnv = "_RBOX_SYNC_FD"
 	stageEnv  = "_RBOX_STAGE"
-	stageMap  = "map"
-	stageRun  = "run"
+	// cgroupNSEnv asks stage "run" to enter a new cgroup namespace first.
+	cgroupNSEnv = "_RBOX_CGROUPNS"
+	stageMap    = "map"
+	stageRun    = "run"
 )
 
 type channel struct{ f *os.File }

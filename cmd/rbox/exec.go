@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alecthomas/kong"
+
+	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
@@ -31,6 +34,12 @@ type execCmd struct {
 	Timeout       time.Duration `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
 	StopTimeout   time.Duration `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
 	AllowNewPrivs bool          `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
+	Memory        string        `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
+	MemorySwap    string        `name:"memory-swap" help:"Memory plus swap, as docker: equal to --memory for no swap, -1 for unlimited swap." placeholder:"SIZE"`
+	CPUs          string        `name:"cpus" help:"CPU limit in CPUs (cgroup cpu.max over 100 ms): 0.5, 2." placeholder:"N.N"`
+	PidsLimit     string        `name:"pids-limit" help:"Most processes and threads at once (cgroup pids.max); -1 for none." placeholder:"N"`
+	CgroupManager string        `name:"cgroup-manager" help:"Who makes the sandbox's cgroup: auto, systemd (the user's, over D-Bus) or cgroupfs (the current delegated cgroup)." default:"auto" enum:"auto,systemd,cgroupfs" placeholder:"MANAGER"`
+	Stats         statsFlag     `help:"At exit, print peak memory, CPU time and peak pids on stderr; --stats=json prints one JSON line."`
 	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
 
 	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
@@ -74,6 +83,7 @@ func (c *execCmd) runSpec(report *os.File) (int, error) {
 	return sandbox.Run(spec, sandbox.Options{
 		StateRoot: stateRoot(),
 		Detached:  report,
+		CgroupEnv: cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")},
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 }
@@ -91,6 +101,10 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		Hostname: c.Hostname, Net: c.Net, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,
 		Timeout: c.Timeout, StopTimeout: c.StopTimeout,
+		CgroupManager: cgroupv2.Kind(c.CgroupManager), Stats: string(c.Stats),
+	}
+	if err := c.limits(&s.Limits); err != nil {
+		return nil, err
 	}
 	if c.Tty {
 		s.Term = os.Getenv("TERM")
@@ -132,6 +146,58 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	}
 	return s, nil
 }
+
+// limits parses the resource flags, in the forms docker users type them.
+func (c *execCmd) limits(l *cgroupv2.Limits) error {
+	var err error
+	if c.Memory != "" {
+		if l.Memory, err = cgroupv2.ParseMemory(c.Memory); err != nil {
+			return err
+		}
+	}
+	if c.MemorySwap != "" {
+		if l.MemorySwap, err = cgroupv2.ParseMemorySwap(c.MemorySwap); err != nil {
+			return err
+		}
+	}
+	if c.CPUs != "" {
+		if l.CPU, err = cgroupv2.ParseCPUs(c.CPUs); err != nil {
+			return err
+		}
+	}
+	if c.PidsLimit != "" {
+		if l.Pids, err = cgroupv2.ParsePids(c.PidsLimit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statsFlag is --stats (text) or --stats=VALUE: a flag that may go without
+// a value, as a bool does.
+type statsFlag string
+
+func (f *statsFlag) Decode(ctx *kong.DecodeContext) error {
+	if ctx.Scan.Peek().Type != kong.FlagValueToken {
+		*f = sandbox.StatsText
+		return nil
+	}
+	t, err := ctx.Scan.PopValue("stats")
+	if err != nil {
+		return err
+	}
+	v := fmt.Sprint(t.Value)
+	switch v {
+	case "true":
+		v = sandbox.StatsText
+	case "false":
+		v = ""
+	}
+	*f = statsFlag(v)
+	return nil
+}
+
+func (*statsFlag) IsBool() bool { return true }
 
 // stateRoot is $XDG_RUNTIME_DIR/rbox, or a private directory in /tmp for
 // sessions without one (su, ssh CI agents, containers).
