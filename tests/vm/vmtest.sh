@@ -15,7 +15,12 @@ mkdir -p "$work"
 "$here/vm.sh" image
 # Static test binaries: the guest is a plain Debian without Go.
 (cd "$repo" && CGO_ENABLED=0 "$GO" test -c -o "$work/cgroupv2.test" ./cgroupv2)
+(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -o "$work/cgroup.test" ./tests/cgroup)
+# rbox itself (make vmtest builds it) and the recipe of the busybox rootfs,
+# which run.sh builds inside from the guest's busybox-static.
+cp "$repo/bin/rbox" "$work/rbox"
+cp "$repo/testdata/mkrootfs.sh" "$work/mkrootfs.sh"
 cp "$here/run.sh" "$work/run.sh"
-chmod 755 "$work/run.sh" "$work/cgroupv2.test"
+chmod 755 "$work/run.sh" "$work/cgroupv2.test" "$work/cgroup.test" "$work/rbox"
 echo "vmtest: booting the VM (software emulation; about 15 s to boot); work folder $work" >&2
 exec "$here/vm.sh" run "$work"
