@@ -214,14 +214,27 @@ func TestVMPidsLimit(t *testing.T) {
 		t.Errorf("want the shell to fail to fork, got\n%s", r)
 	}
 	s := parseStats(t, r)
-	if s.PidsPeak > 20 || s.PidsDenied == 0 {
-		t.Errorf("want peak pids <= 20 and refused forks, got %+v", s)
+	// (pidsDenied stays 0 before Linux 6.10: pids.events counts in the
+	// scope alone, which systemd has removed when rbox reads the slice.)
+	if s.PidsPeak > 20 || s.PidsPeak < 15 {
+		t.Errorf("want peak pids up to the limit of 20, got %+v", s)
 	}
-	// A fork bomb: contained, ended by --timeout at worst, and the VM still
-	// answers at once afterwards.
-	t0 := time.Now()
-	r = sh(t, `b() { b | b & }; b; sleep 5`, "--pids-limit", "20", "--timeout", "60s")
-	t.Logf("fork bomb: exit %d after %v", r.code, time.Since(t0))
+	// A fork bomb, five times: contained, ended by --timeout at worst, the
+	// sandbox's init survives it, and the VM still answers at once.
+	for i := range 5 {
+		t0 := time.Now()
+		r = sh(t, `b() { b | b & }; b; sleep 5`, "--pids-limit", "20", "--timeout", "60s")
+		var own []string // rbox's and the Go runtime's lines, not the shell's
+		for _, l := range strings.Split(r.stderr, "\n") {
+			if strings.HasPrefix(l, "rbox: ") || strings.Contains(l, "runtime") || strings.Contains(l, "fatal") {
+				own = append(own, l)
+			}
+		}
+		t.Logf("fork bomb %d: exit %d after %v; %q", i, r.code, time.Since(t0).Round(time.Millisecond), own)
+		if r.code == 125 || len(own) > 0 {
+			t.Errorf("the sandbox's init did not survive the fork bomb")
+		}
+	}
 	t1 := time.Now()
 	if r := sh(t, "echo alive"); r.stdout != "alive\n" {
 		t.Fatalf("after the fork bomb: %s", r)
@@ -256,6 +269,11 @@ func TestVMCgroupInside(t *testing.T) {
 			lines := strings.Split(r.stdout, "\n")
 			if r.code != 0 || len(lines) < 4 {
 				t.Fatalf("got\n%s", r)
+			}
+			if net == "host" && strings.Contains(lines[2], " /sys/fs/cgroup ") {
+				// The bind of the host's /sys brings its cgroup2 along,
+				// under the sandbox's own: the last line is the one seen.
+				lines = lines[1:]
 			}
 			if lines[0] != "0::/" {
 				t.Errorf("/proc/self/cgroup: want 0::/, got %q", lines[0])
@@ -298,7 +316,7 @@ func TestVMBadValues(t *testing.T) {
 		{[]string{"--memory-swap", "1g"}, []string{"--memory-swap needs --memory"}},
 		{[]string{"--cpus", "0"}, []string{`--cpus "0"`}},
 		{[]string{"--cpus", "1000"}, []string{"CPUs available"}},
-		{[]string{"--pids-limit", "-5"}, []string{`--pids-limit "-5"`}},
+		{[]string{"--pids-limit=-5"}, []string{`--pids-limit "-5"`}},
 		{[]string{"--cgroup-manager", "cgmanager"}, []string{"cgmanager"}},
 	} {
 		oneLine125(t, sh(t, "true", c.flags...), c.want...)
