@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -137,6 +138,9 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		return report(ch, err)
 	}
 	debugf(cfg, "init: root ready")
+	if cfg.Cgroup {
+		spareThreads(spareMs)
+	}
 	w, err := startWorkload(cfg, st, ch)
 	if err != nil {
 		return report(ch, err)
@@ -164,6 +168,34 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	killAll()
 	ch.send(message{Type: msgExit, Code: code})
 	return code
+}
+
+// spareMs is how many idle OS threads the init keeps for the Go runtime.
+const spareMs = 4
+
+// spareThreads makes the Go runtime create n more OS threads now and keep
+// them idle. Under --pids-limit a workload can take every pid the cgroup
+// has (a fork bomb does), and the init's threads count there too; when the
+// runtime then needs a thread (a goroutine blocking in a syscall hands its
+// P to another thread) and clone fails, it aborts the whole init ("fatal
+// error: newosproc"), measured in the VM in 2 of 5 fork bombs. Threads that
+// exist before the workload starts are reused instead: each locked
+// goroutine below needs a thread of its own, and a thread whose goroutine
+// unlocked and returned goes to the runtime's idle list for good.
+func spareThreads(n int) {
+	var ready sync.WaitGroup
+	release := make(chan struct{})
+	ready.Add(n)
+	for range n {
+		go func() {
+			runtime.LockOSThread()
+			ready.Done()
+			<-release
+			runtime.UnlockOSThread()
+		}()
+	}
+	ready.Wait()
+	close(release)
 }
 
 // report sends a setup failure to the supervisor, which prints it once.

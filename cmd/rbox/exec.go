@@ -34,10 +34,10 @@ type execCmd struct {
 	Timeout       time.Duration `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
 	StopTimeout   time.Duration `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
 	AllowNewPrivs bool          `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
-	Memory        string        `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
-	MemorySwap    string        `name:"memory-swap" help:"Memory plus swap, as docker: equal to --memory for no swap, -1 for unlimited swap." placeholder:"SIZE"`
+	Memory        limitArg      `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
+	MemorySwap    limitArg      `name:"memory-swap" help:"Memory plus swap, as docker: equal to --memory for no swap, -1 for unlimited swap." placeholder:"SIZE"`
 	CPUs          string        `name:"cpus" help:"CPU limit in CPUs (cgroup cpu.max over 100 ms): 0.5, 2." placeholder:"N.N"`
-	PidsLimit     string        `name:"pids-limit" help:"Most processes and threads at once (cgroup pids.max); -1 for none." placeholder:"N"`
+	PidsLimit     limitArg      `name:"pids-limit" help:"Most processes and threads at once (cgroup pids.max); -1 for none." placeholder:"N"`
 	CgroupManager string        `name:"cgroup-manager" help:"Who makes the sandbox's cgroup: auto, systemd (the user's, over D-Bus) or cgroupfs (the current delegated cgroup)." default:"auto" enum:"auto,systemd,cgroupfs" placeholder:"MANAGER"`
 	Stats         statsFlag     `help:"At exit, print peak memory, CPU time and peak pids on stderr; --stats=json prints one JSON line."`
 	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
@@ -151,12 +151,12 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 func (c *execCmd) limits(l *cgroupv2.Limits) error {
 	var err error
 	if c.Memory != "" {
-		if l.Memory, err = cgroupv2.ParseMemory(c.Memory); err != nil {
+		if l.Memory, err = cgroupv2.ParseMemory(string(c.Memory)); err != nil {
 			return err
 		}
 	}
 	if c.MemorySwap != "" {
-		if l.MemorySwap, err = cgroupv2.ParseMemorySwap(c.MemorySwap); err != nil {
+		if l.MemorySwap, err = cgroupv2.ParseMemorySwap(string(c.MemorySwap)); err != nil {
 			return err
 		}
 	}
@@ -166,11 +166,48 @@ func (c *execCmd) limits(l *cgroupv2.Limits) error {
 		}
 	}
 	if c.PidsLimit != "" {
-		if l.Pids, err = cgroupv2.ParsePids(c.PidsLimit); err != nil {
+		if l.Pids, err = cgroupv2.ParsePids(string(c.PidsLimit)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// limitArg is the value of a limit flag. Docker users type "-1" for no
+// limit (--memory-swap -1), which a plain string flag would read as the
+// short flag -1; a hyphen followed by digits is taken as the value here.
+type limitArg string
+
+func (a *limitArg) Decode(ctx *kong.DecodeContext) error {
+	t := ctx.Scan.Peek()
+	if v, ok := t.Value.(string); ok && t.Type != kong.FlagValueToken && len(v) > 1 && v[0] == '-' && isDigits(v[1:]) {
+		ctx.Scan.Pop()
+		*a = limitArg(v)
+		return nil
+	}
+	if t.Type == kong.ShortFlagToken && isDigits(fmt.Sprint(t.Value)) {
+		v := "-" + fmt.Sprint(ctx.Scan.Pop().Value)
+		if t := ctx.Scan.Peek(); t.Type == kong.ShortFlagTailToken && isDigits(fmt.Sprint(t.Value)) {
+			v += fmt.Sprint(ctx.Scan.Pop().Value)
+		}
+		*a = limitArg(v)
+		return nil
+	}
+	t, err := ctx.Scan.PopValue("value")
+	if err != nil {
+		return err
+	}
+	*a = limitArg(fmt.Sprint(t.Value))
+	return nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // statsFlag is --stats (text) or --stats=VALUE: a flag that may go without

@@ -5,6 +5,7 @@
 #
 #   RBOX_VM_WORK  folder shared with the VM (default: a new temporary one);
 #                 it keeps out and console.log for diagnosis
+#   RBOX_VM_BOMBS how many fork bombs TestVMPidsLimit sets off (default 5)
 #   RUN           a -test.run pattern: only the tests of tests/cgroup that
 #                 match (the cgroupv2 package's VM tests are skipped then)
 set -euo pipefail
@@ -26,7 +27,7 @@ sh "$repo/testdata/mkrootfs.sh" "$work/rootfs"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 rm -rf "$work/rootfs"
 cp "$here/run.sh" "$work/run.sh"
-printf 'RUN=%s\n' "${RUN:-}" >"$work/run.env"
+printf "RUN='%s'\nexport RBOX_VM_BOMBS='%s'\n" "${RUN:-}" "${RBOX_VM_BOMBS:-5}" >"$work/run.env"
 chmod 755 "$work/run.sh" "$work/cgroupv2.test" "$work/cgroup.test" "$work/rbox"
 echo "vmtest: booting the VM (software emulation; about 15 s to boot); work folder $work" >&2
 exec "$here/vm.sh" run "$work"
