@@ -203,9 +203,12 @@ func TestVMMemoryEnoughAndStats(t *testing.T) {
 
 func TestVMPidsLimit(t *testing.T) {
 	vmOnly(t)
+	// What the init costs: its threads, plus sh and cat.
+	r := sh(t, "cat /sys/fs/cgroup/pids.current", "--pids-limit", "100")
+	t.Logf("pids.current with sh and cat running: %s", strings.TrimSpace(r.stdout))
 	// 40 background sleeps under a limit of 20: fork fails, the shell
 	// says so and gives up, and every process is gone at exit.
-	r := sh(t, `cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 40 ]; do sleep 60 & i=$((i+1)); done; echo all-started`,
+	r = sh(t, `cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 40 ]; do sleep 60 & i=$((i+1)); done; echo all-started`,
 		"--pids-limit", "20", "--stats=json")
 	if !strings.HasPrefix(r.stdout, "20\n") || strings.Contains(r.stdout, "all-started") {
 		t.Errorf("want pids.max 20 and no fork beyond it, got\n%s", r)
