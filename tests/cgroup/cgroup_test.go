@@ -294,8 +294,18 @@ func TestVMCgroupInside(t *testing.T) {
 			}
 		})
 	}
+	// Root of the sandbox, even after remounting /sys/fs/cgroup read-write,
+	// cannot raise its own limits: the kernel (nsdelegate) refuses writes
+	// to the control files of a cgroup namespace's root from inside it.
+	r := sh(t, `mount -o remount,rw /sys/fs/cgroup || mount -o remount,bind,rw /sys/fs/cgroup && echo remounted; `+
+		`for f in memory.max pids.max; do echo max > /sys/fs/cgroup/$f && echo RAISED $f; done; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max`,
+		"--memory", "64m", "--pids-limit", "50")
+	t.Logf("limits from inside: %s", r)
+	if strings.Contains(r.stdout, "RAISED") || !strings.HasSuffix(r.stdout, "67108864\n50\n") {
+		t.Errorf("the workload raised its own limits:\n%s", r)
+	}
 	// Without limits: no cgroup namespace, as before.
-	r := sh(t, "cat /proc/self/cgroup")
+	r = sh(t, "cat /proc/self/cgroup")
 	if r.code != 0 || r.stdout == "0::/\n" {
 		t.Errorf("without limits the sandbox should get no cgroup of its own, got\n%s", r)
 	}
@@ -311,6 +321,25 @@ func TestVMPersistWithLimits(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	rbox(t, nil, "remove-layer", dir)
+}
+
+// A detached sandbox keeps its limits and its cgroup goes with it.
+func TestVMDetachedWithLimits(t *testing.T) {
+	vmOnly(t)
+	r := rbox(t, nil, "exec", "-d", "--name", "cg-detached", "--rootfs", rootfs, "--memory", "64m", "--", "sh", "-c", "cat /sys/fs/cgroup/memory.max; sleep 1")
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	if r := rbox(t, nil, "wait", "cg-detached"); r.code != 0 {
+		t.Errorf("wait: %s", r)
+	}
+	if r := rbox(t, nil, "logs", "cg-detached"); r.stdout != "67108864\n" {
+		t.Errorf("logs: %s", r)
+	}
+	rbox(t, nil, "rm", "cg-detached")
+	if left := rboxCgroups(userCgroup()); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
 }
 
 func TestVMBadValues(t *testing.T) {
