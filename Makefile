@@ -30,12 +30,14 @@ unit: ## unit tests and fuzz seeds, with the race detector
 integration: build ## integration tests: the built binary as an unprivileged user
 	scripts/integration.sh
 
-test: ## everything CI runs: lint, unit, integration, bench-smoke (provisions the host when run as root)
+test: ## everything CI runs: lint, unit, integration, bench-smoke, and as root or in CI the cgroup VM tests
 	@if [ "$$(id -u)" = 0 ]; then scripts/provision.sh; fi
 	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) bench-smoke
+	@if [ "$$(id -u)" = 0 ] || [ "$${CI:-}" = true ]; then $(MAKE) vmtest; \
+	else echo "make test: vmtest skipped: building the VM image needs root (run 'make vmtest' as root)"; fi
 
 bench: build ## start, network, filesystem, memory and scale beside bwrap, crun, runc, podman (as root: runs as the test user)
 	bench/run.sh
@@ -43,7 +45,7 @@ bench: build ## start, network, filesystem, memory and scale beside bwrap, crun,
 bench-smoke: build ## each benchmark once on small data: the harness works (part of make test)
 	bench/run.sh --smoke
 
-vmtest: build ## cgroup v2 tests in a Debian VM with systemd (QEMU, no KVM needed)
+vmtest: build ## cgroup v2 limits in a Debian VM with systemd (QEMU, no KVM; as root it installs qemu and builds the image)
 	tests/vm/vmtest.sh
 
 lint: ## gofmt, go vet, staticcheck

@@ -207,3 +207,24 @@ func formatBytes(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// HumanBytes writes a byte count for people, in binary units as the
+// kernel counts them: 67108864 → "64 MiB", 1610612736 → "1.5 GiB".
+func HumanBytes(n int64) string {
+	if n < 0 {
+		return "unlimited"
+	}
+	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	v := float64(n)
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + units[i]
+}

@@ -1,6 +1,10 @@
 package sandbox
 
-import "time"
+import (
+	"time"
+
+	"github.com/rbox-sandbox/rbox/cgroupv2"
+)
 
 // Spec describes one sandbox run. The CLI fills it; Validate checks it.
 type Spec struct {
@@ -41,8 +45,27 @@ type Spec struct {
 	// Seccomp is "default" (or empty), "unconfined", or the path of an OCI
 	// seccomp profile (JSON).
 	Seccomp string `json:"seccomp,omitempty"`
-	Debug   bool   `json:"debug,omitempty"`
+	// Limits are the cgroup v2 resource limits (--memory, --memory-swap,
+	// --cpus, --pids-limit); the zero value asks for none, and then rbox
+	// does no cgroup work at all.
+	Limits cgroupv2.Limits `json:"limits"`
+	// CgroupManager is auto, systemd or cgroupfs (--cgroup-manager).
+	CgroupManager cgroupv2.Kind `json:"cgroupManager,omitempty"`
+	// Stats prints what the sandbox used at exit: "" (no), StatsText or
+	// StatsJSON. It needs a cgroup, as limits do.
+	Stats string `json:"stats,omitempty"`
+	Debug bool   `json:"debug,omitempty"`
 }
+
+// NeedsCgroup reports whether the run needs a cgroup of its own: limits or
+// statistics were asked for.
+func (s *Spec) NeedsCgroup() bool { return !s.Limits.IsZero() || s.Stats != "" }
+
+// Values of Spec.Stats.
+const (
+	StatsText = "text"
+	StatsJSON = "json"
+)
 
 // Volume binds a host path into the sandbox.
 type Volume struct {

@@ -15,6 +15,9 @@ type Status struct {
 	// replaced it with 124: 128+N when signal N ended the workload.
 	WorkloadCode int  `json:"-"`
 	TimedOut     bool `json:"-"`
+	// OOMKilled is nil without a cgroup of the sandbox's own; else whether
+	// the kernel's OOM killer ended a process in it.
+	OOMKilled *bool `json:"-"`
 	// Done, when set, is called with the exit status as a detached
 	// sandbox ends, before rbox wait and rbox ps can see that it has:
 	// what it writes is there when they return.

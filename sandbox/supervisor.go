@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/userns"
@@ -34,6 +35,9 @@ type Options struct {
 	// Executable is the rbox binary to re-execute as the init.
 	Executable            string
 	Stdin, Stdout, Stderr *os.File
+	// CgroupEnv is how to reach the user's systemd (the CLI reads the
+	// variables); used only when the Spec asks for limits or statistics.
+	CgroupEnv cgroupv2.Env
 	// SubUIDFile and SubGIDFile default to /etc/subuid and /etc/subgid.
 	SubUIDFile, SubGIDFile string
 	// Status, when set, is filled as the run goes (see Status).
@@ -75,6 +79,17 @@ func Run(spec *Spec, o Options) (int, error) {
 		if err := checkNumericUser(spec.User, plan); err != nil {
 			return 125, fail(err)
 		}
+	}
+
+	// The cgroup manager is picked before anything exists, so a host
+	// that cannot give limits refuses them with nothing to clean up.
+	var cgm cgroupv2.Manager
+	if spec.NeedsCgroup() {
+		if cgm, err = openCgroupManager(spec, o); err != nil {
+			return 125, fail(err)
+		}
+		defer cgm.Close()
+		debugf("supervisor: cgroup manager %s", cgm.Kind())
 	}
 
 	st, err := newState(o.StateRoot, spec.Name)
@@ -145,6 +160,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		cfg.Rootfs.FuseOverlayFS = p
 	}
 	cfg.Merged = merged
+	cfg.Cgroup = cgm != nil
 	if spec.Tty && !st.keep {
 		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Rows, cfg.Cols = ws.Row, ws.Col
@@ -155,6 +171,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		Executable: o.Executable,
 		NewNetwork: spec.Net != NetHost,
 		SealedCopy: needSealedCopy(capSet, o.Executable),
+		CgroupNS:   cgm != nil,
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
@@ -173,6 +190,17 @@ func Run(spec *Spec, o Options) (int, error) {
 	if plan.Full {
 		debugf("supervisor: newuidmap and newgidmap done")
 	}
+	// The init waits for "go": it is in its cgroup before anything of the
+	// sandbox runs, and its cgroup namespace will be rooted there.
+	var cg *cgroupv2.Cgroup
+	if cgm != nil {
+		defer func() { destroyCgroup(cgm, cg, o.StateRoot, o.Stderr) }()
+		if cg, err = createCgroup(cgm, spec, st.id, sb.Pid()); err != nil {
+			sb.Kill()
+			return 125, fail(err)
+		}
+		debugf("supervisor: cgroup %s", cg.Path())
+	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	defer signal.Stop(sigs)
@@ -180,6 +208,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		sb.Kill()
 		return 125, fail(err)
 	}
+	began := time.Now()
 
 	var tty ttyRelay
 	res := make(chan userns.Result, 1)
@@ -226,6 +255,13 @@ func Run(spec *Spec, o Options) (int, error) {
 			code = r.Code
 			if o.Status != nil {
 				o.Status.WorkloadCode, o.Status.TimedOut = r.Code, timedOut
+			}
+			if cg != nil {
+				var oom bool
+				code, oom, r.Err = reportCgroup(cg, spec, o.Stderr, time.Since(began), code, r.Err)
+				if o.Status != nil {
+					o.Status.OOMKilled = &oom
+				}
 			}
 			if timedOut {
 				code = ExitTimeout

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/overlay"
 )
 
@@ -99,6 +100,9 @@ func Validate(s *Spec) error {
 	if _, _, err := hardening(s); err != nil {
 		return err
 	}
+	if err := validateCgroup(s); err != nil {
+		return err
+	}
 	for i, v := range s.Volumes {
 		if _, err := os.Stat(v.Source); err != nil {
 			return fmt.Errorf("invalid -v %s:%s: host path %q does not exist; create it first", v.Source, v.Target, v.Source)
@@ -114,6 +118,20 @@ func Validate(s *Spec) error {
 		}
 	}
 	return nil
+}
+
+func validateCgroup(s *Spec) error {
+	k, err := cgroupv2.ParseKind(string(s.CgroupManager))
+	if err != nil {
+		return err
+	}
+	s.CgroupManager = k
+	switch s.Stats {
+	case "", StatsText, StatsJSON:
+	default:
+		return fmt.Errorf("invalid --stats %q: use --stats (text) or --stats=json", s.Stats)
+	}
+	return s.Limits.Validate()
 }
 
 func validName(n string) bool {

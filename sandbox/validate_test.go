@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rbox-sandbox/rbox/cgroupv2"
 )
 
 // good is a valid Spec; each case breaks one field.
@@ -37,6 +39,12 @@ func TestValidate(t *testing.T) {
 		{"persist-in-rootfs", func(s *Spec) { s.Persist = filepath.Join(s.Rootfs, "x") }, "overlaps"},
 		{"rootfs-in-persist", func(s *Spec) { s.Persist = filepath.Dir(s.Rootfs) }, "overlaps"},
 		{"persist-read-only", func(s *Spec) { s.Persist = "/tmp/x"; s.ReadOnly = true }, "conflict"},
+		{"limits-ok", func(s *Spec) { s.Limits = cgroupv2.Limits{Memory: 64 << 20, Pids: 20}; s.Stats = StatsJSON }, ""},
+		{"cgroup-manager", func(s *Spec) { s.CgroupManager = "cgmanager" }, `--cgroup-manager "cgmanager"`},
+		{"stats", func(s *Spec) { s.Stats = "yaml" }, `--stats "yaml"`},
+		{"memory-too-small", func(s *Spec) { s.Limits.Memory = 1 << 20 }, "--memory 1m is too small"},
+		{"swap-without-memory", func(s *Spec) { s.Limits.MemorySwap = 1 << 30 }, "--memory-swap needs --memory"},
+		{"cpus-beyond-host", func(s *Spec) { s.Limits.CPU = cgroupv2.CPUMax{Quota: 1 << 40, Period: cgroupv2.CPUPeriod} }, "CPUs available"},
 		{"volume-missing", func(s *Spec) { s.Volumes = []Volume{{Source: "/nonexistent", Target: "/x"}} }, `"/nonexistent"`},
 		{"volume-root", func(s *Spec) { s.Volumes = []Volume{{Source: "/", Target: "/"}} }, "root"},
 		{"tmpfs-root", func(s *Spec) { s.Tmpfs = []Tmpfs{{Target: "/"}} }, "--tmpfs /"},

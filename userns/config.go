@@ -37,6 +37,11 @@ type Config struct {
 	// unconfined.
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 
+	// Cgroup mounts cgroup2 read-only at /sys/fs/cgroup: the init is in a
+	// cgroup namespace rooted at the sandbox's own cgroup, which is all the
+	// mount shows.
+	Cgroup bool `json:"cgroup,omitempty"`
+
 	Mounts []Mount    `json:"mounts,omitempty"`
 	Files  []File     `json:"files,omitempty"`
 	IDMap  idmap.Plan `json:"idmap"`

@@ -11,7 +11,8 @@ import (
 )
 
 // mountSystem gives the sandbox its own /proc, a minimal /dev, a read-only
-// /sys and, for a read-only root, a writable /tmp.
+// /sys (with the sandbox's own cgroup, read-only, at /sys/fs/cgroup when it
+// has one) and, for a read-only root, a writable /tmp.
 func mountSystem(cfg *Config, root *os.File) error {
 	const hardened = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
 	if err := freshAt(root, "/proc", "proc", nil, hardened); err != nil {
@@ -28,6 +29,13 @@ func mountSystem(cfg *Config, root *os.File) error {
 		}
 	} else if err := bindAt(root, "/sys", "/sys", true); err != nil {
 		return err
+	}
+	if cfg.Cgroup {
+		// Over the empty directory of a fresh sysfs, or over the host's
+		// hierarchy that a bind of /sys brought along (--net host).
+		if err := freshAt(root, "/sys/fs/cgroup", "cgroup2", nil, hardened|unix.MOUNT_ATTR_RDONLY); err != nil {
+			return err
+		}
 	}
 	if err := maskProcAndSys(root); err != nil {
 		return err

@@ -26,7 +26,12 @@ type StartOptions struct {
 	NewNetwork bool
 	// SealedCopy runs the init from a sealed memfd copy of Executable
 	// (sealed.go), for a workload that could otherwise reach the binary.
-	SealedCopy            bool
+	SealedCopy bool
+	// CgroupNS says the supervisor moves the init into a cgroup of its own
+	// between Start and Go. The init then waits for "go" even with a single
+	// ID map, and enters a new cgroup namespace rooted at that cgroup
+	// before it builds anything (see Main).
+	CgroupNS              bool
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -35,6 +40,9 @@ type Sandbox struct {
 	cmd *exec.Cmd
 	ch  channel
 	cfg *Config
+	// waitGo: the init is in stage "map" and waits for "go".
+	waitGo   bool
+	cgroupNS bool
 }
 
 // Start clones the init into new namespaces. It waits for Go, which hands
@@ -89,8 +97,12 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	// "map") with its capabilities, instead of executing itself again once
 	// mapped: that second execve was a fifth of the start time.
 	stage := stageRun
-	if cfg.IDMap.Full {
+	if cfg.IDMap.Full || o.CgroupNS {
+		// The cgroup namespace must be rooted at the cgroup the supervisor
+		// puts us in after the clone, so the init waits for that as well.
 		stage = stageMap
+	}
+	if cfg.IDMap.Full {
 		caps, err := allCaps()
 		if err != nil {
 			parent.Close()
@@ -119,7 +131,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)
 	}
-	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg}, nil
+	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap, cgroupNS: o.CgroupNS}, nil
 }
 
 // allCaps lists every capability the running kernel knows.
@@ -151,11 +163,11 @@ func procMappings(ms []idmap.Mapping) []syscall.SysProcIDMap {
 func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
 
 // Go lets the init build the sandbox and start the workload. Call it once
-// the ID map (for a full map) and anything else that needs the init's pid
-// is in place.
+// the ID map (for a full map), the cgroup (with CgroupNS) and anything else
+// that needs the init's pid is in place.
 func (s *Sandbox) Go() error {
-	if s.cfg.IDMap.Full {
-		if err := s.ch.send(message{Type: msgGo}); err != nil {
+	if s.waitGo {
+		if err := s.ch.send(message{Type: msgGo, CgroupNS: s.cgroupNS}); err != nil {
 			return err
 		}
 	}

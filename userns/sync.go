@@ -16,8 +16,10 @@ import (
 //	supervisor                              init (PID 1, waiting)
 //	    │   newuidmap + newgidmap <pid>        │ (stage "map": ambient caps,
 //	    │   [network, cgroup against <pid>]    │  unmapped)
-//	    │── go ──────────────────────────────▶ │ mapped: now root of the
-//	    │                                      │ namespace
+//	    │── go {cgroupns} ───────────────────▶ │ mapped: now root of the
+//	    │                                      │ namespace [cgroupns: unshare
+//	    │                                      │ it on one thread, execve
+//	    │                                      │ from there]
 //	    │── config {Config} ─────────────────▶ │ mounts, pivot_root
 //	    │◀─────────────────────── pty + fd ──  │ (with -t) master to the host
 //	    │◀──────────────────── started {pid} ─ │ workload running
@@ -26,7 +28,8 @@ import (
 //	    │   wait(init), clean up               ▼ exit(code)
 //
 // With a single map the Go runtime writes the map before the init's execve,
-// so the init starts in stage "run" and there is no "go".
+// so the init starts in stage "run" and there is no "go" - unless the
+// sandbox gets a cgroup: then the init waits for "go" in stage "map" too.
 //
 // If the supervisor dies, the init reads EOF and kills the sandbox (and the
 // kernel's parent-death signal does so too, should the init be stuck).
@@ -49,6 +52,9 @@ type message struct {
 	// Enter and Signal are for enter sessions (enter.go).
 	Enter  *EnterRequest `json:"enter,omitempty"`
 	Signal int           `json:"signal,omitempty"`
+	// CgroupNS, on "go": enter a new cgroup namespace, rooted at the
+	// cgroup the supervisor has just moved the init into.
+	CgroupNS bool `json:"cgroupns,omitempty"`
 }
 
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.

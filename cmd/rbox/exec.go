@@ -8,7 +8,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alecthomas/kong"
 	"github.com/rbox-sandbox/rbox/hostcheck"
+
+	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
@@ -36,6 +39,12 @@ type execCmd struct {
 	CapAdd        []string      `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one)." placeholder:"CAP"`
 	CapDrop       []string      `name:"cap-drop" help:"Drop a capability from the default set (ALL for every one)." placeholder:"CAP"`
 	Seccomp       string        `help:"Seccomp filter: default, unconfined, or the path of an OCI seccomp profile (JSON)." default:"default" placeholder:"PROFILE"`
+	Memory        limitArg      `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
+	MemorySwap    limitArg      `name:"memory-swap" help:"Memory plus swap, as docker: equal to --memory for no swap, -1 for unlimited swap." placeholder:"SIZE"`
+	CPUs          string        `name:"cpus" help:"CPU limit in CPUs (cgroup cpu.max over 100 ms): 0.5, 2." placeholder:"N.N"`
+	PidsLimit     limitArg      `name:"pids-limit" help:"Most processes and threads at once (cgroup pids.max); -1 for none." placeholder:"N"`
+	CgroupManager string        `name:"cgroup-manager" help:"Who makes the sandbox's cgroup: auto, systemd (the user's, over D-Bus) or cgroupfs (the current delegated cgroup)." default:"auto" enum:"auto,systemd,cgroupfs" placeholder:"MANAGER"`
+	Stats         statsFlag     `help:"At exit, print peak memory, CPU time and peak pids on stderr; --stats=json prints one JSON line."`
 	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
 	StatusJSON    string        `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
@@ -110,6 +119,7 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 		StateRoot: stateRoot(),
 		Detached:  report,
 		Status:    status,
+		CgroupEnv: cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")},
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 }
@@ -128,6 +138,10 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,
 		Timeout: c.Timeout, StopTimeout: c.StopTimeout,
 		CapAdd: c.CapAdd, CapDrop: c.CapDrop, Seccomp: c.Seccomp,
+		CgroupManager: cgroupv2.Kind(c.CgroupManager), Stats: string(c.Stats),
+	}
+	if err := c.limits(&s.Limits); err != nil {
+		return nil, err
 	}
 	if c.Tty {
 		s.Term = os.Getenv("TERM")
@@ -169,6 +183,95 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	}
 	return s, nil
 }
+
+// limits parses the resource flags, in the forms docker users type them.
+func (c *execCmd) limits(l *cgroupv2.Limits) error {
+	var err error
+	if c.Memory != "" {
+		if l.Memory, err = cgroupv2.ParseMemory(string(c.Memory)); err != nil {
+			return err
+		}
+	}
+	if c.MemorySwap != "" {
+		if l.MemorySwap, err = cgroupv2.ParseMemorySwap(string(c.MemorySwap)); err != nil {
+			return err
+		}
+	}
+	if c.CPUs != "" {
+		if l.CPU, err = cgroupv2.ParseCPUs(c.CPUs); err != nil {
+			return err
+		}
+	}
+	if c.PidsLimit != "" {
+		if l.Pids, err = cgroupv2.ParsePids(string(c.PidsLimit)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// limitArg is the value of a limit flag. Docker users type "-1" for no
+// limit (--memory-swap -1), which a plain string flag would read as the
+// short flag -1; a hyphen followed by digits is taken as the value here.
+type limitArg string
+
+func (a *limitArg) Decode(ctx *kong.DecodeContext) error {
+	t := ctx.Scan.Peek()
+	if v, ok := t.Value.(string); ok && t.Type != kong.FlagValueToken && len(v) > 1 && v[0] == '-' && isDigits(v[1:]) {
+		ctx.Scan.Pop()
+		*a = limitArg(v)
+		return nil
+	}
+	if t.Type == kong.ShortFlagToken && isDigits(fmt.Sprint(t.Value)) {
+		v := "-" + fmt.Sprint(ctx.Scan.Pop().Value)
+		if t := ctx.Scan.Peek(); t.Type == kong.ShortFlagTailToken && isDigits(fmt.Sprint(t.Value)) {
+			v += fmt.Sprint(ctx.Scan.Pop().Value)
+		}
+		*a = limitArg(v)
+		return nil
+	}
+	t, err := ctx.Scan.PopValue("value")
+	if err != nil {
+		return err
+	}
+	*a = limitArg(fmt.Sprint(t.Value))
+	return nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// statsFlag is --stats (text) or --stats=VALUE: a flag that may go without
+// a value, as a bool does.
+type statsFlag string
+
+func (f *statsFlag) Decode(ctx *kong.DecodeContext) error {
+	if ctx.Scan.Peek().Type != kong.FlagValueToken {
+		*f = sandbox.StatsText
+		return nil
+	}
+	t, err := ctx.Scan.PopValue("stats")
+	if err != nil {
+		return err
+	}
+	v := fmt.Sprint(t.Value)
+	switch v {
+	case "true":
+		v = sandbox.StatsText
+	case "false":
+		v = ""
+	}
+	*f = statsFlag(v)
+	return nil
+}
+
+func (*statsFlag) IsBool() bool { return true }
 
 // stateRoot is $XDG_RUNTIME_DIR/rbox, or a private directory in /tmp for
 // sessions without one (su, ssh CI agents, containers).

@@ -23,8 +23,9 @@ type runStatus struct {
 	// 128+N), "" otherwise.
 	Signal   string `json:"signal,omitempty"`
 	TimedOut bool   `json:"timedOut"`
-	// OOMKilled is null until cgroup limits run the workload in a cgroup
-	// of its own; then true when the kernel's OOM killer ended a process.
+	// OOMKilled is null when the sandbox had no cgroup of its own (no
+	// limits, no --stats); else true when the kernel's OOM killer ended a
+	// process in it.
 	OOMKilled *bool `json:"oomKilled"`
 	// Error is rbox's own failure, as printed on stderr.
 	Error    string    `json:"error,omitempty"`
@@ -39,7 +40,7 @@ type runStatus struct {
 
 func newRunStatus(st *sandbox.Status, start, end time.Time, code int, err error) runStatus {
 	s := runStatus{
-		Name: st.Name, ID: st.ID, ExitCode: code, TimedOut: st.TimedOut,
+		Name: st.Name, ID: st.ID, ExitCode: code, TimedOut: st.TimedOut, OOMKilled: st.OOMKilled,
 		Started: start, Finished: end, TotalMs: end.Sub(start).Milliseconds(),
 	}
 	if err != nil {

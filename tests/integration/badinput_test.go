@@ -40,6 +40,14 @@ func TestBadInput(t *testing.T) {
 		{"bad-tmpfs", []string{"exec", "--rootfs", rootfs, "--tmpfs", "/x:size=huge", "--", "true"}, "size=huge"},
 		{"bad-hostname", []string{"exec", "--rootfs", rootfs, "--hostname", "a b", "--", "true"}, `"a b"`},
 		{"relative-workdir", []string{"exec", "--rootfs", rootfs, "-w", "rel", "--", "true"}, `"rel"`},
+		{"bad-memory", []string{"exec", "--rootfs", rootfs, "--memory", "lots", "--", "true"}, `--memory "lots"`},
+		{"memory-too-small", []string{"exec", "--rootfs", rootfs, "--memory", "1m", "--", "true"}, "too small"},
+		{"swap-without-memory", []string{"exec", "--rootfs", rootfs, "--memory-swap", "1g", "--", "true"}, "--memory-swap needs --memory"},
+		{"bad-cpus", []string{"exec", "--rootfs", rootfs, "--cpus", "0", "--", "true"}, `--cpus "0"`},
+		{"cpus-beyond-host", []string{"exec", "--rootfs", rootfs, "--cpus", "4096", "--", "true"}, "CPUs available"},
+		{"bad-pids", []string{"exec", "--rootfs", rootfs, "--pids-limit", "ten", "--", "true"}, `--pids-limit "ten"`},
+		{"bad-cgroup-manager", []string{"exec", "--rootfs", rootfs, "--cgroup-manager", "cgmanager", "--", "true"}, "cgmanager"},
+		{"bad-stats", []string{"exec", "--rootfs", rootfs, "--stats=yaml", "--", "true"}, `--stats "yaml"`},
 		{"remove-layer-not-a-layer", []string{"remove-layer", t.TempDir()}, "not an rbox layer"},
 	}
 	for _, c := range cases {

@@ -5,6 +5,9 @@
 #
 #   RBOX_VM_WORK  folder shared with the VM (default: a new temporary one);
 #                 it keeps out and console.log for diagnosis
+#   RBOX_VM_BOMBS how many fork bombs TestVMPidsLimit sets off (default 5)
+#   RUN           a -test.run pattern: only the tests of tests/cgroup that
+#                 match (the cgroupv2 package's VM tests are skipped then)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -15,7 +18,16 @@ mkdir -p "$work"
 "$here/vm.sh" image
 # Static test binaries: the guest is a plain Debian without Go.
 (cd "$repo" && CGO_ENABLED=0 "$GO" test -c -o "$work/cgroupv2.test" ./cgroupv2)
+(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -o "$work/cgroup.test" ./tests/cgroup)
+# rbox itself (make vmtest builds it) and the busybox rootfs as a tarball:
+# building it inside, a fork per applet under emulation, takes half a minute.
+cp "$repo/bin/rbox" "$work/rbox"
+rm -rf "$work/rootfs"
+sh "$repo/testdata/mkrootfs.sh" "$work/rootfs"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+rm -rf "$work/rootfs"
 cp "$here/run.sh" "$work/run.sh"
-chmod 755 "$work/run.sh" "$work/cgroupv2.test"
+printf "RUN='%s'\nexport RBOX_VM_BOMBS='%s'\n" "${RUN:-}" "${RBOX_VM_BOMBS:-5}" >"$work/run.env"
+chmod 755 "$work/run.sh" "$work/cgroupv2.test" "$work/cgroup.test" "$work/rbox"
 echo "vmtest: booting the VM (software emulation; about 15 s to boot); work folder $work" >&2
 exec "$here/vm.sh" run "$work"
