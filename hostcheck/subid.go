@@ -1,12 +1,9 @@
 package hostcheck
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/rbox-sandbox/rbox/idmap"
@@ -15,48 +12,17 @@ import (
 // minRange is what an image needs: IDs up to 65534 (nobody) mapped.
 const minRange = 65536
 
-// subEntry is one line of /etc/subuid or /etc/subgid.
-type subEntry struct {
-	Owner string
-	Start uint64
-	Count uint64
-	Line  int
-}
+// subEntry is one line of /etc/subuid or /etc/subgid, as the supervisor's
+// parser reads it: the probe must judge exactly what exec will use.
+type subEntry = idmap.Entry
 
-// parseSubEntries reads every line of a subuid or subgid file, with the
-// rules of idmap.ParseSubID (which the supervisor uses): a malformed line
-// is an error naming file and line.
-func parseSubEntries(r io.Reader, file string) ([]subEntry, error) {
-	var out []subEntry
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) != 3 || f[0] == "" {
-			return nil, fmt.Errorf("%s:%d: malformed line %q: want NAME:START:COUNT", file, n, line)
-		}
-		start, err1 := strconv.ParseUint(f[1], 10, 32)
-		count, err2 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil || count == 0 || start+count-1 > 0xFFFFFFFE {
-			return nil, fmt.Errorf("%s:%d: malformed line %q: START and COUNT must be numbers, COUNT > 0, the range below 4294967295", file, n, line)
-		}
-		out = append(out, subEntry{Owner: f[0], Start: start, Count: count, Line: n})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	return out, nil
-}
+var parseSubEntries = idmap.ParseSubEntries
 
 // subIDVerdict judges one user's entries in a parsed file: none, less
 // than minRange IDs, or shared with another owner. free is where a new
 // range would not overlap anyone's (for the fix).
 func subIDVerdict(entries []subEntry, file, user string, uid uint32) (problem string, mine []idmap.Range) {
-	id := strconv.FormatUint(uint64(uid), 10)
-	isMine := func(e subEntry) bool { return e.Owner == user || e.Owner == id }
+	isMine := func(e subEntry) bool { return e.Owns(user, uid) }
 	var total uint64
 	for _, e := range entries {
 		if isMine(e) {

@@ -15,19 +15,21 @@ type Range struct {
 	Count uint32
 }
 
-// ParseSubID reads a subuid or subgid file (name:start:count per line) and
-// returns the ranges that belong to the user, matched by name or by numeric
-// ID. Several lines for one user add up, in file order. A malformed line is an
-// error naming the file and line even when it belongs to someone else:
-// newuidmap parses the same file, and a silently skipped line is a support
-// ticket later.
-func ParseSubID(r io.Reader, file, user string, id uint32) ([]Range, error) {
-	var out []Range
-	uid := strconv.FormatUint(uint64(id), 10)
+// Entry is one line of a subuid or subgid file.
+type Entry struct {
+	Owner        string // a user name or a numeric ID
+	Start, Count uint64
+	Line         int // 1-based, for messages
+}
+
+// ParseSubEntries reads every line of a subuid or subgid file
+// (name:start:count). A malformed line is an error naming the file and
+// line even when it belongs to someone else: newuidmap parses the same
+// file, and a silently skipped line is a support ticket later.
+func ParseSubEntries(r io.Reader, file string) ([]Entry, error) {
+	var out []Entry
 	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
+	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -41,13 +43,32 @@ func ParseSubID(r io.Reader, file, user string, id uint32) ([]Range, error) {
 		if err1 != nil || err2 != nil || count == 0 || start+count-1 > 0xFFFFFFFE {
 			return nil, fmt.Errorf("%s:%d: malformed line %q: START and COUNT must be numbers, COUNT > 0, the range below 4294967295", file, n, line)
 		}
-		if f[0] != user && f[0] != uid {
-			continue
-		}
-		out = append(out, Range{Start: uint32(start), Count: uint32(count)})
+		out = append(out, Entry{Owner: f[0], Start: start, Count: count, Line: n})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return out, nil
+}
+
+// Owns reports whether the entry belongs to the user, by name or by ID.
+func (e Entry) Owns(user string, id uint32) bool {
+	return e.Owner == user || e.Owner == strconv.FormatUint(uint64(id), 10)
+}
+
+// ParseSubID returns the ranges of a subuid or subgid file that belong to
+// the user, matched by name or by numeric ID. Several lines for one user
+// add up, in file order.
+func ParseSubID(r io.Reader, file, user string, id uint32) ([]Range, error) {
+	entries, err := ParseSubEntries(r, file)
+	if err != nil {
+		return nil, err
+	}
+	var out []Range
+	for _, e := range entries {
+		if e.Owns(user, id) {
+			out = append(out, Range{Start: uint32(e.Start), Count: uint32(e.Count)})
+		}
 	}
 	return out, nil
 }
