@@ -1,0 +1,162 @@
+package slirp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+)
+
+// ChildConfig is the sandbox's side of a user-mode network, as the
+// supervisor hands it to the init.
+type ChildConfig struct {
+	Dev     string   `json:"dev"`
+	IP      string   `json:"ip"`
+	Netmask int      `json:"netmask"`
+	Gateway string   `json:"gateway"`
+	MTU     int      `json:"mtu"`
+	DNS     []string `json:"dns,omitempty"`
+	// Configured: the helper configured the device itself (pasta).
+	Configured bool `json:"configured,omitempty"`
+	// Ports is the port driver's settings for its child side; nil without
+	// published ports.
+	Ports map[string]string `json:"ports,omitempty"`
+}
+
+// ConfigureChild gives the device its address, netmask and MTU, brings it
+// up and routes everything through the gateway. It runs in the sandbox's
+// network namespace, as root of its user namespace. (rootlesskit's child
+// runs ip(8) for this; the init does it with two ioctls and a netlink
+// message, in microseconds and without a binary from the host.)
+func ConfigureChild(c *ChildConfig) error {
+	if c.Configured {
+		return nil
+	}
+	ip, err := netip.ParseAddr(c.IP)
+	if err != nil || !ip.Is4() {
+		return fmt.Errorf("sandbox address %q is not IPv4", c.IP)
+	}
+	gw, err := netip.ParseAddr(c.Gateway)
+	if err != nil || !gw.Is4() {
+		return fmt.Errorf("gateway %q is not IPv4", c.Gateway)
+	}
+	if c.Netmask < 1 || c.Netmask > 30 {
+		return fmt.Errorf("bad netmask /%d", c.Netmask)
+	}
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	ifr := func() *unix.Ifreq {
+		r, _ := unix.NewIfreq(c.Dev)
+		return r
+	}
+	r := ifr()
+	if r == nil {
+		return fmt.Errorf("bad device name %q", c.Dev)
+	}
+	r.SetUint32(uint32(c.MTU))
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, r); err != nil {
+		return fmt.Errorf("set MTU %d on %s: %w", c.MTU, c.Dev, err)
+	}
+	r = ifr()
+	if err := r.SetInet4Addr(ip.AsSlice()); err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFADDR, r); err != nil {
+		return fmt.Errorf("set address %s on %s: %w", ip, c.Dev, err)
+	}
+	mask := netip.PrefixFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), c.Netmask).Masked().Addr().As4()
+	r = ifr()
+	r.SetInet4Addr(mask[:])
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFNETMASK, r); err != nil {
+		return fmt.Errorf("set netmask /%d on %s: %w", c.Netmask, c.Dev, err)
+	}
+	r = ifr()
+	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, r); err != nil {
+		return fmt.Errorf("read flags of %s: %w", c.Dev, err)
+	}
+	r.SetUint16(r.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, r); err != nil {
+		return fmt.Errorf("bring up %s: %w", c.Dev, err)
+	}
+	r = ifr()
+	if err := unix.IoctlIfreq(s, unix.SIOCGIFINDEX, r); err != nil {
+		return fmt.Errorf("index of %s: %w", c.Dev, err)
+	}
+	if err := addDefaultRoute(gw.As4(), r.Uint32()); err != nil {
+		return fmt.Errorf("default route via %s: %w", gw, err)
+	}
+	return nil
+}
+
+// addDefaultRoute sends RTM_NEWROUTE for 0.0.0.0/0 via gw on the device
+// and waits for the kernel's acknowledgement.
+func addDefaultRoute(gw [4]byte, ifindex uint32) error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ne := binary.NativeEndian
+	attr := func(b []byte, typ uint16, val []byte) []byte {
+		b = ne.AppendUint16(b, uint16(unix.SizeofRtAttr+len(val)))
+		b = ne.AppendUint16(b, typ)
+		return append(b, val...) // 4-byte values: no padding
+	}
+	body := []byte{unix.AF_INET, 0, 0, 0, unix.RT_TABLE_MAIN, unix.RTPROT_BOOT, unix.RT_SCOPE_UNIVERSE, unix.RTN_UNICAST}
+	body = ne.AppendUint32(body, 0) // rtm_flags
+	body = attr(body, unix.RTA_GATEWAY, gw[:])
+	body = attr(body, unix.RTA_OIF, ne.AppendUint32(nil, ifindex))
+	msg := ne.AppendUint32(nil, uint32(unix.NLMSG_HDRLEN+len(body)))
+	msg = ne.AppendUint16(msg, unix.RTM_NEWROUTE)
+	msg = ne.AppendUint16(msg, unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE|unix.NLM_F_EXCL)
+	msg = ne.AppendUint32(msg, 1) // seq
+	msg = ne.AppendUint32(msg, 0) // pid: the kernel's
+	msg = append(msg, body...)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
+			if e := int32(ne.Uint32(m.Data)); e != 0 {
+				return unix.Errno(-e)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no acknowledgement from the kernel")
+}
+
+// ServePorts runs the child side of the port driver for the life of the
+// init: it listens on the driver's socket in the supervisor's state
+// directory and, for each connection to a published port, dials the
+// sandbox's port and hands the connection back. Call it before the pivot
+// (the socket's path is on the host); it returns at once, and the
+// supervisor learns through the driver when the side is ready.
+func ServePorts(opaque map[string]string, log io.Writer) {
+	if log == nil {
+		log = io.Discard
+	}
+	go func() {
+		if err := builtin.NewChildDriver(log).RunChildDriver(opaque, make(chan struct{}), ""); err != nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: port driver: %v\n", err)
+		}
+	}()
+}

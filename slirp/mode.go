@@ -1,0 +1,85 @@
+package slirp
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kinds of network.
+const (
+	None  = "none"  // an own namespace with only lo
+	Host  = "host"  // the host's namespace
+	Slirp = "slirp" // an own namespace reached through slirp4netns
+	Pasta = "pasta" // an own namespace reached through passt's pasta
+)
+
+// optAllowHostLoopback lets the sandbox reach the host's 127.0.0.1 through
+// the gateway (10.0.2.2).
+const optAllowHostLoopback = "allow-host-loopback"
+
+// Mode is a parsed --net value.
+type Mode struct {
+	Kind string `json:"kind"`
+	// AllowHostLoopback lets the sandbox connect to services that listen
+	// on the host's loopback addresses, through the gateway address.
+	AllowHostLoopback bool `json:"allowHostLoopback,omitempty"`
+}
+
+// ParseMode parses none, host, slirp[:allow-host-loopback] or
+// pasta[:allow-host-loopback].
+func ParseMode(s string) (Mode, error) {
+	kind, opts, hasOpts := strings.Cut(s, ":")
+	m := Mode{Kind: kind}
+	switch kind {
+	case None, Host:
+		if hasOpts {
+			return Mode{}, fmt.Errorf("invalid --net %q: %s takes no options", s, kind)
+		}
+		return m, nil
+	case Slirp, Pasta:
+	default:
+		return Mode{}, fmt.Errorf("invalid --net %q: use slirp, pasta, none or host (slirp and pasta accept :%s)", s, optAllowHostLoopback)
+	}
+	if hasOpts {
+		for _, o := range strings.Split(opts, ",") {
+			switch o {
+			case optAllowHostLoopback:
+				m.AllowHostLoopback = true
+			default:
+				return Mode{}, fmt.Errorf("invalid --net %q: unknown option %q (the only one is %s)", s, o, optAllowHostLoopback)
+			}
+		}
+	}
+	return m, nil
+}
+
+// String is the --net value that gives m.
+func (m Mode) String() string {
+	if m.AllowHostLoopback {
+		return m.Kind + ":" + optAllowHostLoopback
+	}
+	return m.Kind
+}
+
+// UserMode reports whether a user-mode stack (slirp4netns or pasta)
+// connects the sandbox.
+func (m Mode) UserMode() bool { return m.Kind == Slirp || m.Kind == Pasta }
+
+// Own reports whether the sandbox has a network namespace of its own.
+func (m Mode) Own() bool { return m.Kind != Host }
+
+// MTU bounds: 65520 is slirp4netns's and rootlesskit's default and its
+// largest; below 576 IPv4 itself breaks, and pasta refuses less than 68.
+const (
+	DefaultMTU = 65520
+	MinMTU     = 576
+	MaxMTU     = 65520
+)
+
+// CheckMTU checks an --mtu value; 0 means the default.
+func CheckMTU(mtu int) error {
+	if mtu != 0 && (mtu < MinMTU || mtu > MaxMTU) {
+		return fmt.Errorf("invalid --mtu %d: use a value from %d to %d (default %d)", mtu, MinMTU, MaxMTU, DefaultMTU)
+	}
+	return nil
+}

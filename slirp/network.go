@@ -1,0 +1,416 @@
+package slirp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+)
+
+// Config is the host side of one sandbox's network.
+type Config struct {
+	Mode  Mode
+	MTU   int // 0 for DefaultMTU
+	Ports []Port
+	// StateDir is the sandbox's private state directory: the port driver
+	// keeps its socket and its ready pipe there.
+	StateDir string
+	// Log receives what the helpers and drivers print (io.Discard unless
+	// the user asked for --debug).
+	Log io.Writer
+	// Executable is the rbox binary, started as the helper's watchdog
+	// (WatchdogArg) where the helper would not end with the sandbox.
+	Executable string
+}
+
+// Where the helpers are looked up; tests may point them elsewhere.
+var (
+	tunDevice       = "/dev/net/tun"
+	unprivPortStart = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+)
+
+func helperName(m Mode) string {
+	if m.Kind == Pasta {
+		return "pasta"
+	}
+	return "slirp4netns"
+}
+
+// Check finds what Start will need before any process exists, so that a
+// host without it gets one line that names the missing piece and the fix,
+// and nothing to clean up. It also makes sure every published host port
+// can be bound now.
+func Check(c Config) error {
+	if len(c.Ports) > 0 && !c.Mode.UserMode() {
+		return fmt.Errorf("-p needs --net slirp or --net pasta, not --net %s: with host the sandbox's ports are the host's already, with none nothing can reach it", c.Mode.Kind)
+	}
+	if !c.Mode.UserMode() {
+		return nil
+	}
+	helper := helperName(c.Mode)
+	if _, err := exec.LookPath(helper); err != nil {
+		pkg := map[string]string{"slirp4netns": "slirp4netns", "pasta": "passt"}[helper]
+		return fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, helper, pkg)
+	}
+	if c.Mode.Kind == Slirp {
+		// rootlesskit's slirp4netns driver makes the tap device with
+		// nsenter and ip before it starts the helper.
+		for tool, pkg := range map[string]string{"nsenter": "util-linux", "ip": "iproute2"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return fmt.Errorf("--net slirp needs %s (from %s), which is not in PATH: as root, apt-get install %s", tool, pkg, pkg)
+			}
+		}
+	}
+	f, err := os.OpenFile(tunDevice, os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("--net %s needs %s, which does not exist: as root, modprobe tun; or use --net none or --net host", c.Mode.Kind, tunDevice)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("--net %s needs %s readable and writable by you, and it is not: as root, chmod 0666 %s (desktop distributions ship it so); or use --net none or --net host", c.Mode.Kind, tunDevice, tunDevice)
+	case err != nil:
+		return fmt.Errorf("--net %s: open %s: %w", c.Mode.Kind, tunDevice, err)
+	}
+	f.Close()
+	return probePorts(c.Ports)
+}
+
+// probePorts binds each host port and lets it go again: a port in use or
+// a privileged one is reported before the sandbox exists. (The driver binds
+// them again after the start; a port taken in between fails there.)
+func probePorts(ports []Port) error {
+	for _, p := range ports {
+		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+		var c io.Closer
+		var err error
+		if p.Proto == "udp" {
+			c, err = net.ListenPacket("udp", addr)
+		} else {
+			c, err = net.Listen("tcp", addr)
+		}
+		if err != nil {
+			return portError(p, err)
+		}
+		c.Close()
+	}
+	return nil
+}
+
+func portError(p Port, err error) error {
+	where := p.HostIP
+	if where == "" {
+		where = "all addresses"
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("-p %s: host port %d/%s is already in use on %s: stop what listens there, or publish on another host port", p, p.HostPort, p.Proto, where)
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		if start := unprivilegedPortStart(); p.HostPort < start {
+			return fmt.Errorf("-p %s: host port %d is privileged (below net.ipv4.ip_unprivileged_port_start=%d): publish on a port >= %d, or as root: sysctl -w net.ipv4.ip_unprivileged_port_start=%d", p, p.HostPort, start, start, p.HostPort)
+		}
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("-p %s: %s is not an address of this host: use one that is, or leave it out to listen on all", p, p.HostIP)
+	}
+	return fmt.Errorf("-p %s: listen on host port %d/%s: %w", p, p.HostPort, p.Proto, err)
+}
+
+func unprivilegedPortStart() int {
+	b, err := os.ReadFile(unprivPortStart)
+	if err != nil {
+		return 1024
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 1024
+	}
+	return n
+}
+
+// Network is a running user-mode network: its helper (slirp4netns or
+// pasta) and the listeners of its published ports.
+type Network struct {
+	cfg     Config
+	child   ChildConfig
+	cleanup func() error
+	// helper is a pidfd of slirp4netns or pasta, -1 if unknown.
+	helper    int
+	helperPid int
+	// reap: the helper is a child we must wait for ourselves (pasta,
+	// which daemonizes and is re-parented to us as a subreaper).
+	reap     bool
+	watchdog *exec.Cmd
+	wdPipe   *os.File
+
+	ports        port.ParentDriver
+	portsQuit    chan struct{}
+	portsReady   chan struct{}
+	portsErr     chan error
+	published    []int
+	died         chan struct{}
+	stopWatching chan struct{}
+	watched      chan struct{} // closed when watch returns
+}
+
+// Start connects the network namespace of pid (the sandbox's init, which
+// waits for its configuration) to the host: it starts the helper, which
+// makes or configures the sandbox's device, and prepares the host side of
+// the published ports. The init configures its side with Child().
+func Start(c Config, pid int) (n *Network, err error) {
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	n = &Network{cfg: c, helper: -1, died: make(chan struct{}), stopWatching: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.Close()
+			n = nil
+		}
+	}()
+	var driver network.ParentDriver
+	switch c.Mode.Kind {
+	case Slirp:
+		driver, err = newSlirp4netns(c)
+	case Pasta:
+		// pasta forks into the background and its parent exits; as a
+		// subreaper we become the daemon's parent, so that we can watch
+		// it and end it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("become a subreaper for pasta: %w", err)
+		}
+		driver, err = pasta.NewParentDriver(c.Log, "pasta", c.MTU, nil, "tap0", "", !c.Mode.AllowHostLoopback, false, false)
+		n.reap = true
+	default:
+		return nil, fmt.Errorf("network %q has no helper", c.Mode.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--net %s: %w", c.Mode.Kind, err)
+	}
+	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
+	n.cleanup = cleanup
+	if err != nil {
+		return nil, fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, helperName(c.Mode), oneLine(err))
+	}
+	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
+	info, err := childInfo(c.Mode)
+	if err != nil {
+		return nil, err
+	}
+	n.child.Configured = info
+	if err := n.adoptHelper(pid); err != nil {
+		return nil, err
+	}
+	if c.Mode.Kind == Pasta && c.Executable != "" {
+		// pasta would outlive a SIGKILLed supervisor: it holds the
+		// namespace open itself, and this version quits with it only for
+		// a namespace given by path. A watchdog ends it then.
+		if err := n.startWatchdog(); err != nil {
+			return nil, err
+		}
+	}
+	n.watched = make(chan struct{})
+	go n.watch()
+	if len(c.Ports) > 0 {
+		pd, err := builtin.NewParentDriver(c.Log, c.StateDir, false, "")
+		if err != nil {
+			return nil, fmt.Errorf("-p: port driver: %w", err)
+		}
+		n.ports = pd
+		n.child.Ports = pd.OpaqueForChild()
+		n.portsQuit, n.portsReady, n.portsErr = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
+		go func() { n.portsErr <- pd.RunParentDriver(n.portsReady, n.portsQuit, nil) }()
+	}
+	return n, nil
+}
+
+func newSlirp4netns(c Config) (network.ParentDriver, error) {
+	// The hardening options where this slirp4netns and kernel have them,
+	// as rootlesskit does: its own mount namespace with nothing of the
+	// host but /etc and /run (--enable-sandbox), and a seccomp filter.
+	f, err := slirp4netns.DetectFeatures("slirp4netns")
+	if err != nil {
+		return nil, err
+	}
+	noLoopback := !c.Mode.AllowHostLoopback
+	if noLoopback && !f.SupportsDisableHostLoopback {
+		return nil, errors.New("this slirp4netns cannot keep the sandbox from the host's loopback (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for --net slirp:allow-host-loopback")
+	}
+	return slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "",
+		f.SupportsEnableSandbox, f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, false)
+}
+
+func childInfo(m Mode) (bool, error) {
+	var d network.ChildDriver
+	if m.Kind == Pasta {
+		d = pasta.NewChildDriver()
+	} else {
+		d = slirp4netns.NewChildDriver()
+	}
+	info, err := d.ChildDriverInfo()
+	if err != nil {
+		return false, err
+	}
+	return info.ConfiguresInterface, nil
+}
+
+// oneLine folds a helper's multi-line complaint into one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// Child is what the init needs to configure its side.
+func (n *Network) Child() *ChildConfig { c := n.child; return &c }
+
+// HelperPid is the pid of slirp4netns or pasta, 0 if not known.
+func (n *Network) HelperPid() int { return n.helperPid }
+
+// adoptHelper finds the helper among our children (the driver keeps its
+// process to itself) and opens a pidfd on it, to notice its death.
+func (n *Network) adoptHelper(initPid int) error {
+	name := helperName(n.cfg.Mode)
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil || pid == initPid {
+				continue
+			}
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err != nil || !isHelper(name, strings.TrimSpace(string(comm))) {
+				continue
+			}
+			fd, err := unix.PidfdOpen(pid, 0)
+			if err != nil {
+				return fmt.Errorf("watch %s (pid %d): %w", name, pid, err)
+			}
+			n.helper, n.helperPid = fd, pid
+			return nil
+		}
+	}
+	return fmt.Errorf("--net %s: %s started but is not running (run with --debug to see its output)", n.cfg.Mode.Kind, name)
+}
+
+// isHelper: pasta is passt under another name, and it executes itself
+// again as passt.avx2 where the CPU has AVX2.
+func isHelper(name, comm string) bool {
+	if name == "pasta" {
+		return comm == "pasta" || comm == "passt" || strings.HasPrefix(comm, "passt.")
+	}
+	return comm == name
+}
+
+// watch closes died when the helper ends before Close.
+func (n *Network) watch() {
+	defer close(n.watched)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	go func() { <-n.stopWatching; w.Close() }()
+	fds := []unix.PollFd{{Fd: int32(n.helper), Events: unix.POLLIN}, {Fd: int32(r.Fd()), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && fds[0].Revents != 0 && fds[1].Revents == 0 {
+			close(n.died)
+		}
+		return
+	}
+}
+
+// Died is closed if the helper ends while the sandbox runs: the sandbox
+// has lost its network.
+func (n *Network) Died() <-chan struct{} { return n.died }
+
+// Publish opens the published ports on the host once the init serves the
+// child side of the port driver (ServePorts).
+func (n *Network) Publish() error {
+	if n.ports == nil {
+		return nil
+	}
+	select {
+	case <-n.portsReady:
+	case err := <-n.portsErr:
+		return fmt.Errorf("-p: port driver: %v", err)
+	case <-time.After(10 * time.Second):
+		return errors.New("-p: the sandbox's side of the port driver did not answer in 10s")
+	}
+	for _, p := range n.cfg.Ports {
+		st, err := n.ports.AddPort(context.Background(), port.Spec{
+			Proto: p.Proto, ParentIP: p.HostIP, ParentPort: p.HostPort,
+			ChildIP: "127.0.0.1", ChildPort: p.ContainerPort,
+		})
+		if err != nil {
+			return portError(p, err)
+		}
+		n.published = append(n.published, st.ID)
+	}
+	return nil
+}
+
+// Close ends the listeners and the helper and waits for them.
+func (n *Network) Close() error {
+	if n == nil {
+		return nil
+	}
+	if n.ports != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		for _, id := range n.published {
+			n.ports.RemovePort(ctx, id)
+		}
+		cancel()
+		close(n.portsQuit)
+		// RunParentDriver may still wait for the init to open the ready
+		// pipe; open it for it, so that it returns.
+		if f, err := os.OpenFile(filepath.Join(n.cfg.StateDir, ".bp-ready.pipe"), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+		n.ports = nil
+	}
+	close(n.stopWatching)
+	if n.watched != nil {
+		<-n.watched // before the kill, which is no death to report
+	}
+	var err error
+	if n.helper >= 0 {
+		unix.PidfdSendSignal(n.helper, unix.SIGKILL, nil, 0)
+		if n.reap {
+			var ws unix.WaitStatus
+			unix.Wait4(n.helperPid, &ws, 0, nil)
+		}
+		unix.Close(n.helper)
+		n.helper = -1
+	}
+	if n.cleanup != nil {
+		err = n.cleanup()
+	}
+	if n.watchdog != nil {
+		n.wdPipe.Close()
+		n.watchdog.Wait()
+	}
+	return err
+}
