@@ -24,7 +24,7 @@ func ProbesFor(err error) []string {
 		return []string{"controllers"}
 	case has("/dev/net/tun"):
 		return []string{"tun"}
-	case (has("slirp4netns") || has("pasta")) && (has("not found") || has("no such file")):
+	case (has("slirp4netns") || has("pasta") || has("--net slirp")) && (has("not found") || has("no such file") || has("not installed") || has("not in PATH")):
 		return []string{"slirp"}
 	case has("mount rootfs"):
 		var out []string

@@ -282,6 +282,10 @@ func TestProbesFor(t *testing.T) {
 		{`cgroup limits need the "memory" controller, which is not delegated to "/sys/fs/cgroup/user.slice" (it has "pids")` + "\nhint: as root, ...", []string{"controllers"}},
 		{`start slirp4netns: exec: "slirp4netns": executable file not found in $PATH`, []string{"slirp"}},
 		{`slirp4netns failed: open("/dev/net/tun"): Permission denied`, []string{"tun"}},
+		{`--net slirp needs slirp4netns, which is not installed (not in PATH): as root, apt-get install slirp4netns; or use --net none or --net host`, []string{"slirp"}},
+		{`--net pasta needs pasta, which is not installed (not in PATH): as root, apt-get install passt; or use --net none or --net host`, []string{"slirp"}},
+		{`--net slirp needs nsenter (from util-linux), which is not in PATH: as root, apt-get install util-linux`, []string{"slirp"}},
+		{`--net slirp needs /dev/net/tun readable and writable by you, and it is not: as root, chmod 0666 /dev/net/tun (desktop distributions ship it so); or use --net none or --net host`, []string{"tun"}},
 		{`rootfs "/img" does not exist: point --rootfs at an unpacked image directory`, nil},
 		{`invalid --overlay "x": use auto, kernel or fuse`, nil},
 	}

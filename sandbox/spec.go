@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 // Spec describes one sandbox run. The CLI fills it; Validate checks it.
@@ -22,9 +23,15 @@ type Spec struct {
 	Tty      bool     `json:"tty,omitempty"`
 	Term     string   `json:"term,omitempty"` // TERM for a tty workload
 	Hostname string   `json:"hostname,omitempty"`
-	Net      string   `json:"net"`
-	Overlay  string   `json:"overlay"`
-	ReadOnly bool     `json:"readOnly,omitempty"`
+	// Net is the --net value: none, host, slirp or pasta, the last two
+	// with an optional ":allow-host-loopback" (slirp.ParseMode).
+	Net string `json:"net"`
+	// MTU of the sandbox's device under slirp or pasta; 0 for the default.
+	MTU int `json:"mtu,omitempty"`
+	// Ports are the published ports (-p), for slirp and pasta.
+	Ports    []slirp.Port `json:"ports,omitempty"`
+	Overlay  string       `json:"overlay"`
+	ReadOnly bool         `json:"readOnly,omitempty"`
 	// Persist keeps the writable layer in this directory (upper/ and work/
 	// below it) across runs; empty for a throwaway layer.
 	Persist string   `json:"persist,omitempty"`
@@ -81,10 +88,11 @@ type Tmpfs struct {
 	Mode   string `json:"mode,omitempty"`
 }
 
-// Network modes.
+// Network modes (see package slirp for all of them).
 const (
-	NetNone = "none"
-	NetHost = "host"
+	NetNone  = slirp.None
+	NetHost  = slirp.Host
+	NetSlirp = slirp.Slirp
 )
 
 // ID map modes.

@@ -20,6 +20,7 @@ import (
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
+	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
@@ -81,6 +82,20 @@ func Run(spec *Spec, o Options) (int, error) {
 		}
 	}
 
+	// The network's helpers, the tun device and the host ports are checked
+	// before anything exists, too.
+	mode, err := slirp.ParseMode(spec.Net)
+	if err != nil {
+		return 125, fail(err)
+	}
+	netCfg := slirp.Config{Mode: mode, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable}
+	if netCfg.Executable == "" {
+		netCfg.Executable = "/proc/self/exe"
+	}
+	if err := slirp.Check(netCfg); err != nil {
+		return 125, fail(err)
+	}
+
 	// The cgroup manager is picked before anything exists, so a host
 	// that cannot give limits refuses them with nothing to clean up.
 	var cgm cgroupv2.Manager
@@ -103,6 +118,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	meta := &Meta{
 		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
 		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
+	}
+	for _, p := range spec.Ports {
+		meta.Ports = append(meta.Ports, p.String())
 	}
 	code := 125
 	// A detached sandbox whose workload never started is not kept: the
@@ -201,12 +219,44 @@ func Run(spec *Spec, o Options) (int, error) {
 		}
 		debugf("supervisor: cgroup %s", cg.Path())
 	}
+	// The user-mode network: its helper against the init's pid, while the
+	// init waits; the init configures its side before it pivots.
+	var netDied <-chan struct{}
+	var nw *slirp.Network
+	if mode.UserMode() {
+		netCfg.StateDir = st.dir
+		netCfg.Log = io.Discard
+		if spec.Debug {
+			netCfg.Log = o.Stderr
+		}
+		if nw, err = slirp.Start(netCfg, sb.Pid()); err != nil {
+			sb.Kill()
+			return 125, fail(err)
+		}
+		defer nw.Close()
+		netDied = nw.Died()
+		cfg.Network = nw.Child()
+		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+		cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644})
+		debugf("supervisor: network %s up (%s, pid %d)", mode, helperName(mode), nw.HelperPid())
+	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	defer signal.Stop(sigs)
 	if err := sb.Go(); err != nil {
 		sb.Kill()
 		return 125, fail(err)
+	}
+	if nw != nil && len(spec.Ports) > 0 {
+		if err := nw.Publish(); err != nil {
+			sb.Kill()
+			return 125, fail(err)
+		}
+		if err := sb.PortsPublished(); err != nil {
+			sb.Kill()
+			return 125, fail(err)
+		}
+		debugf("supervisor: ports published")
 	}
 	began := time.Now()
 
@@ -240,6 +290,9 @@ func Run(spec *Spec, o Options) (int, error) {
 				continue
 			}
 			sb.Signal(s)
+		case <-netDied:
+			netDied = nil
+			fmt.Fprintf(o.Stderr, "rbox: %s (pid %d) exited during the run: the sandbox has no network any more\n", helperName(mode), nw.HelperPid())
 		case <-deadline:
 			deadline, timedOut = nil, true
 			fmt.Fprintf(o.Stderr, "rbox: timeout: the workload ran for %s; sending SIGTERM (SIGKILL in %s)\n", spec.Timeout, spec.StopTimeout)
@@ -273,6 +326,13 @@ func Run(spec *Spec, o Options) (int, error) {
 			return code, nil
 		}
 	}
+}
+
+func helperName(m slirp.Mode) string {
+	if m.Kind == slirp.Pasta {
+		return "pasta"
+	}
+	return "slirp4netns"
 }
 
 // ExitTimeout is the status of a run ended by --timeout, as timeout(1).

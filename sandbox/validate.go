@@ -11,6 +11,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/overlay"
+	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 // validHostname accepts letters, digits, '-' and '.', at most 64
@@ -54,10 +55,21 @@ func Validate(s *Spec) error {
 	if len(s.Args) == 0 || s.Args[0] == "" {
 		return errors.New("no command: use rbox exec --rootfs DIR -- CMD [ARGS...]")
 	}
-	switch s.Net {
-	case NetNone, NetHost:
-	default:
-		return fmt.Errorf("invalid --net %q: use none or host", s.Net)
+	mode, err := slirp.ParseMode(s.Net)
+	if err != nil {
+		return err
+	}
+	if err := slirp.CheckMTU(s.MTU); err != nil {
+		return err
+	}
+	if s.MTU != 0 && !mode.UserMode() {
+		return fmt.Errorf("--mtu %d needs --net slirp or --net pasta, not --net %s", s.MTU, s.Net)
+	}
+	if len(s.Ports) > 0 && !mode.UserMode() {
+		return fmt.Errorf("-p %s needs --net slirp or --net pasta, not --net %s: under host the sandbox's ports are the host's already, under none nothing can reach it", s.Ports[0], s.Net)
+	}
+	if err := slirp.CheckPorts(s.Ports); err != nil {
+		return err
 	}
 	if err := overlay.CheckDriver(s.Overlay); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/seccomp"
+	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 // Config is everything the init needs, sent over the sync channel as JSON.
@@ -21,6 +22,9 @@ type Config struct {
 	Hostname string   `json:"hostname"`
 	// OwnNetwork is true when the sandbox has its own network namespace.
 	OwnNetwork bool `json:"ownNetwork"`
+	// Network is the sandbox's side of a user-mode network (slirp, pasta);
+	// nil for none and host.
+	Network *slirp.ChildConfig `json:"network,omitempty"`
 
 	Rootfs   overlay.Config `json:"rootfs"`
 	ReadOnly bool           `json:"readOnly,omitempty"`

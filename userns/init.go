@@ -3,6 +3,7 @@ package userns
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -11,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 // exitError carries the status the init reports for a failure of its own:
@@ -130,6 +133,9 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		}
 		enterFD = fd
 	}
+	if err := setupNetwork(cfg, ch); err != nil {
+		return report(ch, err)
+	}
 	st, err := buildRoot(cfg)
 	if err != nil {
 		return report(ch, err)
@@ -169,6 +175,37 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	killAll()
 	ch.send(message{Type: msgExit, Code: code})
 	return code
+}
+
+// setupNetwork configures the sandbox's side of a user-mode network while
+// the host's filesystem is still reachable: the port driver's child side
+// listens on a socket in the supervisor's state directory, and the
+// supervisor says "ports" once it listens on the host ports.
+func setupNetwork(cfg *Config, ch channel) error {
+	if cfg.Network == nil {
+		return nil
+	}
+	if err := slirp.ConfigureChild(cfg.Network); err != nil {
+		return failure(125, "configure the sandbox's network: %w", err)
+	}
+	debugf(cfg, "init: %s %s/%d via %s, mtu %d", cfg.Network.Dev, cfg.Network.IP, cfg.Network.Netmask, cfg.Network.Gateway, cfg.Network.MTU)
+	if cfg.Network.Ports == nil {
+		return nil
+	}
+	var log io.Writer
+	if cfg.Debug {
+		log = os.Stderr
+	}
+	slirp.ServePorts(cfg.Network.Ports, log)
+	m, _, err := ch.recv()
+	if err != nil || m.Type != msgPorts {
+		// The supervisor could not publish a port and gives up; it has
+		// said why.
+		killAll()
+		os.Exit(125)
+	}
+	debugf(cfg, "init: ports published")
+	return nil
 }
 
 // spareMs is how many idle OS threads the init keeps for the Go runtime.

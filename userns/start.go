@@ -174,6 +174,11 @@ func (s *Sandbox) Go() error {
 	return s.ch.send(message{Type: msgConfig, Config: s.cfg})
 }
 
+// PortsPublished tells the init that the host listens on its published
+// ports: it waits for this (Config.Network.Ports) before it pivots, since
+// the port driver's socket is in the host's filesystem.
+func (s *Sandbox) PortsPublished() error { return s.ch.send(message{Type: msgPorts}) }
+
 // Signal forwards sig to the init, which passes it on to the workload.
 func (s *Sandbox) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
 

@@ -20,7 +20,10 @@ import (
 //	    │                                      │ namespace [cgroupns: unshare
 //	    │                                      │ it on one thread, execve
 //	    │                                      │ from there]
-//	    │── config {Config} ─────────────────▶ │ mounts, pivot_root
+//	    │── config {Config} ─────────────────▶ │ [network: address, route;
+//	    │   [-p: listen on the host ports]     │  -p: serve the port driver's
+//	    │── ports ───────────────────────────▶ │  child side, wait for ports]
+//	    │                                      │ mounts, pivot_root
 //	    │◀─────────────────────── pty + fd ──  │ (with -t) master to the host
 //	    │◀──────────────────── started {pid} ─ │ workload running
 //	    │   forward signals (kill)             │ reap, forward to workload
@@ -37,6 +40,7 @@ import (
 const (
 	msgConfig  = "config"
 	msgGo      = "go"
+	msgPorts   = "ports"
 	msgPty     = "pty"
 	msgStarted = "started"
 	msgExit    = "exit"

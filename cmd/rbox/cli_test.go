@@ -104,7 +104,7 @@ func TestCompletionModel(t *testing.T) {
 	if f := flags["rootfs"]; f.Kind != compDir || !f.Value {
 		t.Errorf("--rootfs: %+v", f)
 	}
-	if f := flags["net"]; f.Kind != compEnum || strings.Join(f.Enum, ",") != "none,host" {
+	if f := flags["net"]; f.Kind != compEnum || strings.Join(f.Enum, ",") != "slirp,pasta,none,host,slirp:allow-host-loopback,pasta:allow-host-loopback" {
 		t.Errorf("--net: %+v", f)
 	}
 	if f := flags["env"]; !f.Many || f.Short != 'e' {

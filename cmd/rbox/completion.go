@@ -103,9 +103,15 @@ func completionModel(a *kong.Application) []compCmd {
 // valueKind says what a flag's value or a positional argument completes
 // to; a positional named name or names is a sandbox (kill, wait, rm, ...).
 func valueKind(v *kong.Value, placeholder string, positional bool) (string, []string) {
-	if v.Enum != "" {
+	// complete:"a,b" lists values for a flag that takes more than an enum
+	// (--net slirp:allow-host-loopback).
+	words := v.Enum
+	if v.Tag != nil && v.Tag.Get("complete") != "" {
+		words = v.Tag.Get("complete")
+	}
+	if words != "" {
 		var enum []string
-		for _, e := range strings.Split(v.Enum, ",") {
+		for _, e := range strings.Split(words, ",") {
 			enum = append(enum, strings.TrimSpace(e))
 		}
 		return compEnum, enum

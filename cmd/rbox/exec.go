@@ -13,6 +13,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/sandbox"
+	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 type execCmd struct {
@@ -26,7 +27,9 @@ type execCmd struct {
 	Tty           bool          `short:"t" help:"Give the command a terminal (a pty inside the sandbox)."`
 	Stdin         bool          `short:"i" name:"interactive" help:"Accepted for docker compatibility: stdin is always passed through."`
 	Hostname      string        `help:"Hostname inside the sandbox (default rbox-<id>)."`
-	Net           string        `help:"Network: none (own namespace, loopback only) or host." default:"none" enum:"none,host" placeholder:"MODE"`
+	Net           string        `help:"Network: slirp (own namespace through slirp4netns), pasta (through passt's pasta), none (loopback only) or host; slirp and pasta take :allow-host-loopback to let the sandbox reach the host's 127.0.0.1 as 10.0.2.2." default:"slirp" placeholder:"MODE" complete:"slirp,pasta,none,host,slirp:allow-host-loopback,pasta:allow-host-loopback"`
+	MTU           int           `name:"mtu" help:"MTU of the sandbox's device under slirp or pasta (default 65520)." placeholder:"N"`
+	Publish       []string      `short:"p" help:"Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]; without HOSTIP on all host addresses." sep:"none" placeholder:"[IP:]HOST:CTR[/PROTO]"`
 	Overlay       string        `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
 	ReadOnly      bool          `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
 	Persist       string        `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
@@ -134,7 +137,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	s := &sandbox.Spec{
 		Name:   c.Name,
 		Rootfs: c.Rootfs, Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty,
-		Hostname: c.Hostname, Net: c.Net, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
+		Hostname: c.Hostname, Net: c.Net, MTU: c.MTU, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,
 		Timeout: c.Timeout, StopTimeout: c.StopTimeout,
 		CapAdd: c.CapAdd, CapDrop: c.CapDrop, Seccomp: c.Seccomp,
@@ -180,6 +183,13 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 			return nil, err
 		}
 		s.Tmpfs = append(s.Tmpfs, tm)
+	}
+	for _, p := range c.Publish {
+		port, err := slirp.ParsePort(p)
+		if err != nil {
+			return nil, err
+		}
+		s.Ports = append(s.Ports, port)
 	}
 	return s, nil
 }

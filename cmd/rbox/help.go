@@ -17,6 +17,10 @@ Examples:
   rbox exec --rootfs ./img -v "$PWD:/src:ro" -e CI=1 -- make -C /src
   rbox exec --rootfs ./img --persist ./layer -- sh       # keep what it writes
   rbox exec -d --name web --rootfs ./img -- httpd -f     # in the background
+  rbox exec -p 8080:80 --rootfs ./img -- httpd -f -p 80  # host port 8080, all addresses
+  rbox exec -p 127.0.0.1:5353:53/udp --rootfs ./img -- ./dns   # loopback only, UDP
+  rbox exec --net none --rootfs ./img -- ./build.sh      # no network but lo
+  rbox exec --net slirp:allow-host-loopback --rootfs ./img -- nc 10.0.2.2 5432  # host's 127.0.0.1
   rbox exec --rootfs ./img --timeout 5m --status-json st.json -- ./ci.sh`
 }
 
@@ -110,7 +114,7 @@ func (cli) Help() string {
 	return `Examples:
   rbox check                                   # can this host run sandboxes? how to fix it
   rbox exec --rootfs ./img -- sh               # a throwaway shell in the image
-  rbox exec -d --name web --rootfs ./img -- httpd -f
+  rbox exec -d --name web -p 8080:80 --rootfs ./img -- httpd -f -p 80
   rbox ps; rbox logs web; rbox kill web; rbox rm web
 
 "rbox CMD --help" shows each command's flags and examples.`

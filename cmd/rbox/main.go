@@ -11,6 +11,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/hostcheck"
 	"github.com/rbox-sandbox/rbox/sandbox"
+	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
@@ -44,6 +45,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == userns.InitArg {
 		userns.Main()
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == slirp.WatchdogArg {
+		slirp.Watchdog()
 	}
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.HelperArg {
 		os.Exit(hostcheck.HelperMain(os.Args[2:]))

@@ -166,8 +166,8 @@ func TestHostProcesses(t *testing.T) {
 }
 
 // A host service on an abstract unix socket lives in the host's network
-// namespace: out of reach with --net none, reachable with --net host (the
-// opt-out, which proves the probe is real).
+// namespace: out of reach with --net none and the default slirp, reachable
+// with --net host (the opt-out, which proves the probe is real).
 func TestAbstractSocket(t *testing.T) {
 	name := fmt.Sprintf("rbox-attack-%d", os.Getpid())
 	l, err := net.Listen("unix", "@"+name)
@@ -188,11 +188,13 @@ func TestAbstractSocket(t *testing.T) {
 			c.Close()
 		}
 	}()
-	expect(t, box(t, []string{"--net", "none", "--cap-add", "ALL"}, "/probe", "abstract", name), 0, "connect: ECONNREFUSED\n")
-	select {
-	case m := <-got:
-		t.Errorf("the host socket received %q from --net none", m)
-	case <-time.After(100 * time.Millisecond):
+	for _, net := range []string{"none", "slirp"} {
+		expect(t, box(t, []string{"--net", net, "--cap-add", "ALL"}, "/probe", "abstract", name), 0, "connect: ECONNREFUSED\n")
+		select {
+		case m := <-got:
+			t.Errorf("the host socket received %q from --net %s", m, net)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	expect(t, box(t, []string{"--net", "host"}, "/probe", "abstract", name), 0, "connect: ok\n")
 	if m := <-got; m != "escaped\n" {
@@ -201,8 +203,10 @@ func TestAbstractSocket(t *testing.T) {
 	assertHostUnchanged(t)
 }
 
-// A host service on 127.0.0.1 is out of reach with --net none: the
-// sandbox's loopback is its own.
+// A host service on 127.0.0.1 is out of reach with --net none and the
+// default slirp: the sandbox's loopback is its own. Through slirp's or
+// pasta's gateway (10.0.2.2, which stands for the host) it is out of reach
+// too unless the user allows it; the allowed run proves the probe real.
 func TestHostLoopback(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -223,11 +227,29 @@ func TestHostLoopback(t *testing.T) {
 		}
 	}()
 	addr := l.Addr().String()
-	expect(t, box(t, []string{"--cap-add", "ALL", "--seccomp", "unconfined"}, "/probe", "tcp", addr), 0, "connect: ECONNREFUSED\n")
-	select {
-	case m := <-got:
-		t.Errorf("the host service received %q from --net none", m)
-	case <-time.After(100 * time.Millisecond):
+	for _, net := range []string{"none", "slirp"} {
+		expect(t, box(t, []string{"--net", net, "--cap-add", "ALL", "--seccomp", "unconfined"}, "/probe", "tcp", addr), 0, "connect: ECONNREFUSED\n")
+		select {
+		case m := <-got:
+			t.Errorf("the host service received %q from --net %s", m, net)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	gw := "10.0.2.2:" + addr[strings.LastIndexByte(addr, ':')+1:]
+	for _, net := range []string{"slirp", "pasta"} {
+		// pasta without the gateway mapping routes 10.0.2.2 to the real
+		// network, where something may answer: what matters is that the
+		// host's service hears nothing.
+		box(t, []string{"--net", net, "--cap-add", "ALL", "--seccomp", "unconfined"}, "/probe", "tcp", gw)
+		select {
+		case m := <-got:
+			t.Errorf("the host's 127.0.0.1 service received %q from --net %s through %s", m, net, gw)
+		case <-time.After(100 * time.Millisecond):
+		}
+		expect(t, box(t, []string{"--net", net + ":allow-host-loopback"}, "/probe", "tcp", gw), 0, "connect: ok\n")
+		if m := <-got; m != "escaped\n" {
+			t.Errorf("--net %s:allow-host-loopback: the service received %q", net, m)
+		}
 	}
 	expect(t, box(t, []string{"--net", "host"}, "/probe", "tcp", addr), 0, "connect: ok\n")
 	if m := <-got; m != "escaped\n" {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -158,7 +159,7 @@ func probe(what string, args []string) int {
 		}
 		say("connect", err)
 	case "tcp": // tcp HOST:PORT: connect to a TCP service
-		c, err := net.Dial("tcp", args[0])
+		c, err := net.DialTimeout("tcp", args[0], 3*time.Second)
 		if err == nil {
 			io.WriteString(c, "escaped\n")
 			c.Close()

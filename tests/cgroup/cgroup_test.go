@@ -268,7 +268,9 @@ func TestVMCPUs(t *testing.T) {
 func TestVMCgroupInside(t *testing.T) {
 	vmOnly(t)
 	script := `cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; cat /sys/fs/cgroup/memory.max; mkdir /sys/fs/cgroup/x 2>/dev/null && echo WRITABLE; echo end`
-	for _, net := range []string{"none", "host"} {
+	// slirp: the default network, with its helper outside the cgroup and
+	// the sandbox inside (the design's "limits + --net slirp" together).
+	for _, net := range []string{"none", "host", "slirp"} {
 		t.Run(net, func(t *testing.T) {
 			r := sh(t, script, "--memory", "64m", "--net", net)
 			lines := strings.Split(r.stdout, "\n")

@@ -225,7 +225,8 @@ func TestCheckDevicesInaccessible(t *testing.T) {
 	r := inUserns(t, `mount --bind /etc/shadow /dev/net/tun
 mount --bind /etc/shadow /dev/fuse
 "$RBOX" check || echo "check exit $?"
-"$RBOX" exec --rootfs "`+rootfs+`" --idmap single --overlay fuse -- true 2>&1 || echo "exec exit $?"`)
+"$RBOX" exec --rootfs "`+rootfs+`" --idmap single --net none --overlay fuse -- true 2>&1 || echo "exec exit $?"
+"$RBOX" exec --rootfs "`+rootfs+`" --idmap single -- true 2>&1 || echo "slirp exit $?"`)
 	line := probeLine(t, r.stdout, "not ok", "tun")
 	if !strings.Contains(line, "/dev/net/tun is not readable and writable by you") || !strings.Contains(line, "chmod 0666 /dev/net/tun") {
 		t.Errorf("tun: got\n%s", line)
@@ -234,7 +235,8 @@ mount --bind /etc/shadow /dev/fuse
 	if !strings.Contains(line, "/dev/fuse is not readable and writable by you") || !strings.Contains(line, "chmod 0666 /dev/fuse") {
 		t.Errorf("fuse: got\n%s", line)
 	}
-	for _, want := range []string{"slirp        no (probe tun)", "rbox exec works here", "hint: run rbox check (probe fuse)\nexec exit 125"} {
+	for _, want := range []string{"slirp        no (probe tun)", "rbox exec works here", "hint: run rbox check (probe fuse)\nexec exit 125",
+		"rbox: --net slirp needs /dev/net/tun readable and writable by you", "hint: run rbox check (probe tun)\nslirp exit 125"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("missing %q in\n%s", want, r.stdout)
 		}

@@ -91,7 +91,7 @@ func TestNoSubID(t *testing.T) {
 // Without the helpers on PATH, rbox falls back to the single map.
 func TestNoHelpersFallback(t *testing.T) {
 	subIDRange(t)
-	r := rboxWith(t, opts{env: []string{"PATH=/nonexistent"}}, "exec", "--rootfs", rootfs, "--", "/bin/cat", "/proc/self/uid_map")
+	r := rboxWith(t, opts{env: []string{"PATH=/nonexistent"}}, "exec", "--rootfs", rootfs, "--net", "none", "--", "/bin/cat", "/proc/self/uid_map")
 	out := ok(t, r)
 	if n := len(strings.Split(strings.TrimSpace(out), "\n")); n != 1 {
 		t.Errorf("want the single map, got %q", out)

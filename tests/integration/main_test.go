@@ -131,7 +131,10 @@ func strayProcesses() []string {
 		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
 		args := strings.ReplaceAll(string(cmdline), "\x00", " ")
 		psid, _ := unix.Getsid(pid)
-		if strings.Contains(args, "rbox") || (strict && psid == sid) {
+		// The network helpers: pasta starts a session of its own.
+		comm, _ := os.ReadFile(filepath.Join(d, "comm"))
+		helper := strings.HasPrefix(string(comm), "slirp4netns") || strings.HasPrefix(string(comm), "pasta") || strings.HasPrefix(string(comm), "passt")
+		if strings.Contains(args, "rbox") || helper || (strict && psid == sid) {
 			if isAncestor(pid) {
 				continue
 			}

@@ -21,7 +21,7 @@ func TestDetachedRoundTrip(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(t, rbox(t, "ps", "--json"))), &list); err != nil || len(list) != 1 {
 		t.Fatalf("ps --json: %v %v", list, err)
 	}
-	if list[0]["name"] != "bg1" || list[0]["running"] != true || list[0]["net"] != "none" {
+	if list[0]["name"] != "bg1" || list[0]["running"] != true || list[0]["net"] != "slirp" {
 		t.Errorf("ps --json entry: %v", list[0])
 	}
 	if out := ok(t, rbox(t, "ps")); !strings.Contains(out, "bg1") || !strings.Contains(out, "running") {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,6 +59,32 @@ func probe(what string, args []string) int {
 		io.WriteString(c, "escaped\n")
 		c.Close()
 		fmt.Println("connected")
+	case "udpecho": // udpecho PORT: echo datagrams for 20 s at most
+		c, err := net.ListenPacket("udp", ":"+args[0])
+		if err != nil {
+			fmt.Println("listen:", err)
+			return 1
+		}
+		fmt.Println("listening")
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 2048)
+		for range 100 {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return 0
+			}
+			c.WriteTo(buf[:n], from)
+		}
+	case "dial": // dial ADDR: connect over TCP (3 s at most), print what the server says
+		c, err := net.DialTimeout("tcp", args[0], 3*time.Second)
+		if err != nil {
+			fmt.Println("dial:", errnoOf(err))
+			return 0
+		}
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		fmt.Printf("read: %s\n", b)
 	case "mknod":
 		err := unix.Mknod("/dev/probe-null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
 		fmt.Println("mknod:", errnoOf(err))

@@ -26,10 +26,10 @@ VMDIR=${RBOX_VM_DIR:-$repo/testdata/vm}
 TIMEOUT=${RBOX_VM_TIMEOUT:-900}
 MEM=${RBOX_VM_MEM:-2G}
 SUITE=bookworm
-PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,util-linux,iproute2,procps,kmod,busybox-static
+PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,util-linux,iproute2,procps,kmod,busybox-static,slirp4netns
 HOST_PACKAGES="debootstrap qemu-system-x86 e2fsprogs linux-image-amd64"
 # Bump when the image recipe below changes, so cached images are rebuilt.
-RECIPE=1
+RECIPE=2
 
 die() { echo "vm.sh: $*" >&2; exit 125; }
 log() { echo "vm.sh: $*" >&2; }
