@@ -5,18 +5,29 @@ import (
 	"strings"
 )
 
-// probeSlirp looks for a user-mode network helper.
+// probeSlirp looks for what the default network (--net slirp) runs:
+// slirp4netns, and nsenter and ip, with which rootlesskit's driver makes
+// the tap device. pasta is reported beside it (--net pasta).
 func probeSlirp(h *Host) Result {
 	const name = "slirp"
-	var found []string
-	for _, b := range []string{"slirp4netns", "pasta"} {
-		if p, ok := lookPath(b, h.Path); ok {
+	var found, missing, pkgs []string
+	for _, b := range []struct{ bin, pkg string }{{"slirp4netns", "slirp4netns"}, {"nsenter", "util-linux"}, {"ip", "iproute2"}} {
+		if p, ok := lookPath(b.bin, h.Path); ok {
 			found = append(found, p)
+		} else {
+			missing, pkgs = append(missing, b.bin), append(pkgs, b.pkg)
 		}
 	}
-	if len(found) == 0 {
-		return fail(name, "as root: apt-get install slirp4netns (or passt, for pasta); --net none and --net host work without",
-			"neither slirp4netns nor pasta found in PATH: no user-mode network for the sandbox")
+	pasta, hasPasta := lookPath("pasta", h.Path)
+	if len(missing) > 0 {
+		why := "not in PATH: " + strings.Join(missing, ", ") + ", which the default network (--net slirp) runs"
+		if hasPasta {
+			why += " (" + pasta + " is there: --net pasta works)"
+		}
+		return fail(name, "as root: apt-get install "+strings.Join(pkgs, " ")+"; --net none and --net host work without", "%s", why)
+	}
+	if hasPasta {
+		found = append(found, pasta)
 	}
 	return ok(name, "%s", strings.Join(found, ", "))
 }

@@ -115,6 +115,10 @@ func (r *Report) summarize() {
 	if exec.Works && !ovl.Works {
 		exec.Works, exec.Probes = false, ovl.Probes
 	}
+	// The default network is slirp: without it, only --net none or host.
+	if exec.Works && !(r.ok("slirp") && r.ok("tun")) {
+		exec.Works, exec.Probes = false, failed("slirp", "tun")
+	}
 	if exec.Works && !r.ok("idmap") {
 		exec.How = "with only your own ID mapped (root inside)"
 	}

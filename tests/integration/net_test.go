@@ -345,6 +345,15 @@ func TestNetHelperMissing(t *testing.T) {
 		if r.code != 125 || !strings.Contains(r.stderr, m.helper+", which is not installed") || !strings.Contains(r.stderr, "apt-get install") {
 			t.Errorf("--net %s without %s: want 125 and the fix, got\n%s", m.mode, m.helper, r)
 		}
+		if !strings.Contains(r.stderr, "hint: run rbox check (probe slirp)") {
+			t.Errorf("--net %s without %s: want the hint naming the slirp probe, got\n%s", m.mode, m.helper, r)
+		}
+	}
+	// rbox check says the same, and that the default exec cannot work.
+	r := rboxWith(t, opts{env: []string{"PATH=" + bin}}, "check")
+	probeLine(t, r.stdout, "not ok", "slirp")
+	if r.code != 1 || !strings.Contains(r.stdout, "apt-get install slirp4netns") || !strings.Contains(r.stdout, "exec         no (probe slirp)") {
+		t.Errorf("rbox check without slirp4netns: want exit 1, the fix and exec no, got\n%s", r)
 	}
 }
 
