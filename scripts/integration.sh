@@ -89,6 +89,36 @@ if [ ${#nosub_run[@]} -gt 0 ]; then
 	(cd "$stage" && as_user "$NOSUB_USER" env RBOX_EXPECT_NO_SUBID=1 RBOX_ROOTFS="$stage/img-nosub/rootfs" ./integration.test -test.v -test.count=1 \
 		-test.run "^($(IFS='|'; echo "${nosub_run[*]}"))\$") 2>&1 | tee -a "$log" || true
 fi
+# A host whose resolv.conf names a loopback resolver (systemd-resolved's
+# 127.0.0.53, a dnsmasq on 127.0.0.1) must still resolve inside the
+# sandbox. This needs root for the set-up, so it runs here: in a mount and
+# network namespace of its own (no host service is touched), a resolv.conf
+# naming ADDR is bound over /etc/resolv.conf, the test binary answers DNS
+# on ADDR:53, and the test user's rbox resolves a name under each network.
+if [ -z "${RUN:-}" ] || [[ TestLoopbackResolver =~ $RUN ]]; then
+	cp "$stage/integration.test" "$stage/probe"
+	for ns in 127.0.0.53 127.0.0.1; do
+		for net in slirp pasta host; do
+			name="TestLoopbackResolver/$ns/$net"
+			out=$(unshare -m -n --propagation private sh -c '
+				ip link set lo up && ip addr add "$1/8" dev lo 2>/dev/null
+				# pasta wants an interface with a default route to call external.
+				ip link add ext0 type veth peer name ext1 && ip addr add 192.0.2.1/24 dev ext0 &&
+					ip link set ext1 up && ip link set ext0 up && ip route add default via 192.0.2.254 dev ext0 || exit 1
+				echo "nameserver $1" >"$2/resolv-$1" && mount --bind "$2/resolv-$1" /etc/resolv.conf || exit 1
+				"$2/probe" dns "$1" & sleep 0.3
+				runuser -u "$3" -- env -i PATH=/usr/bin:/bin HOME=/ "$2/rbox" exec --net "$4" --rootfs "$2/img/rootfs" \
+					-- sh -c "grep nameserver /etc/resolv.conf; nslookup fake.rbox.test" 2>&1
+				kill %1 2>/dev/null' sh "$ns" "$stage" "$TEST_USER" "$net" 2>&1) || true
+			if grep -q "192.0.2.55" <<<"$out"; then
+				echo "--- PASS: $name" | tee -a "$log"
+			else
+				{ echo "--- FAIL: $name"; sed 's/^/    /' <<<"$out"; } | tee -a "$log"
+			fi
+		done
+	done
+	rm -f "$stage/probe"
+fi
 summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.

@@ -85,6 +85,8 @@ func probe(what string, args []string) int {
 		b, _ := io.ReadAll(c)
 		c.Close()
 		fmt.Printf("read: %s\n", b)
+	case "dns": // dns ADDR: a DNS server on ADDR:53 answering every A query with 192.0.2.55 (30 s, 50 queries at most)
+		return dnsServer(args[0])
 	case "mknod":
 		err := unix.Mknod("/dev/probe-null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
 		fmt.Println("mknod:", errnoOf(err))
@@ -125,4 +127,44 @@ func probeImage(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// dnsServer is the resolver of a host whose resolv.conf names a loopback
+// address (systemd-resolved's 127.0.0.53, a local dnsmasq on 127.0.0.1);
+// scripts/integration.sh runs it as root in a network namespace of its
+// own. It answers A queries for any name with 192.0.2.55 and others with
+// no records.
+func dnsServer(addr string) int {
+	c, err := net.ListenPacket("udp", net.JoinHostPort(addr, "53"))
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 512)
+	for range 50 {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return 0
+		}
+		q := buf[:n]
+		// The question: header (12 bytes), the name's labels, type, class.
+		i := 12
+		for i < len(q) && q[i] != 0 {
+			i += int(q[i]) + 1
+		}
+		if i+5 > len(q) {
+			continue
+		}
+		question := q[12 : i+5]
+		isA := q[i+1] == 0 && q[i+2] == 1
+		resp := append([]byte{q[0], q[1], 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0}, question...)
+		if isA {
+			resp[7] = 1 // one answer: a pointer to the name, A, IN, TTL 60, 4 bytes
+			resp = append(resp, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 55)
+		}
+		c.WriteTo(resp, from)
+	}
+	return 0
 }
