@@ -170,21 +170,25 @@ type Network struct {
 // waits for its configuration) to the host: it starts the helper, which
 // makes or configures the sandbox's device, and prepares the host side of
 // the published ports. The init configures its side with Child().
-func Start(c Config, pid int) (n *Network, err error) {
+func Start(c Config, pid int) (*Network, error) {
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
-	n = &Network{cfg: c, helper: -1, died: make(chan struct{}), stopWatching: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			n.Close()
-			n = nil
-		}
-	}()
+	n := &Network{cfg: c, helper: -1, died: make(chan struct{}), stopWatching: make(chan struct{})}
+	if err := n.start(pid); err != nil {
+		n.Close() // whatever started: the helper, the watchdog
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Network) start(pid int) error {
+	c := n.cfg
 	var driver network.ParentDriver
+	var err error
 	switch c.Mode.Kind {
 	case Slirp:
 		driver, err = newSlirp4netns(c)
@@ -193,36 +197,36 @@ func Start(c Config, pid int) (n *Network, err error) {
 		// subreaper we become the daemon's parent, so that we can watch
 		// it and end it.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return nil, fmt.Errorf("become a subreaper for pasta: %w", err)
+			return fmt.Errorf("become a subreaper for pasta: %w", err)
 		}
 		driver, err = pasta.NewParentDriver(c.Log, "pasta", c.MTU, nil, "tap0", "", !c.Mode.AllowHostLoopback, false, false)
 		n.reap = true
 	default:
-		return nil, fmt.Errorf("network %q has no helper", c.Mode.Kind)
+		return fmt.Errorf("network %q has no helper", c.Mode.Kind)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--net %s: %w", c.Mode.Kind, err)
+		return fmt.Errorf("--net %s: %w", c.Mode.Kind, err)
 	}
 	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
 	n.cleanup = cleanup
 	if err != nil {
-		return nil, fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, helperName(c.Mode), oneLine(err))
+		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, helperName(c.Mode), oneLine(err))
 	}
 	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
 	info, err := childInfo(c.Mode)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n.child.Configured = info
 	if err := n.adoptHelper(pid); err != nil {
-		return nil, err
+		return err
 	}
 	if c.Mode.Kind == Pasta && c.Executable != "" {
 		// pasta would outlive a SIGKILLed supervisor: it holds the
 		// namespace open itself, and this version quits with it only for
 		// a namespace given by path. A watchdog ends it then.
 		if err := n.startWatchdog(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	n.watched = make(chan struct{})
@@ -230,14 +234,14 @@ func Start(c Config, pid int) (n *Network, err error) {
 	if len(c.Ports) > 0 {
 		pd, err := builtin.NewParentDriver(c.Log, c.StateDir, false, "")
 		if err != nil {
-			return nil, fmt.Errorf("-p: port driver: %w", err)
+			return fmt.Errorf("-p: port driver: %w", err)
 		}
 		n.ports = pd
 		n.child.Ports = pd.OpaqueForChild()
 		n.portsQuit, n.portsReady, n.portsErr = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
 		go func() { n.portsErr <- pd.RunParentDriver(n.portsReady, n.portsQuit, nil) }()
 	}
-	return n, nil
+	return nil
 }
 
 func newSlirp4netns(c Config) (network.ParentDriver, error) {
@@ -270,9 +274,16 @@ func childInfo(m Mode) (bool, error) {
 	return info.ConfiguresInterface, nil
 }
 
-// oneLine folds a helper's multi-line complaint into one line.
+// oneLine folds a helper's multi-line complaint into one line, without
+// pasta's complaints that it has no syslog to write to.
 func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	var kept []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if !strings.Contains(l, "to syslog") {
+			kept = append(kept, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	return strings.Join(kept, " ")
 }
 
 // Child is what the init needs to configure its side.

@@ -29,7 +29,7 @@ SUITE=bookworm
 PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,util-linux,iproute2,procps,kmod,busybox-static,slirp4netns
 HOST_PACKAGES="debootstrap qemu-system-x86 e2fsprogs linux-image-amd64"
 # Bump when the image recipe below changes, so cached images are rebuilt.
-RECIPE=2
+RECIPE=4
 
 die() { echo "vm.sh: $*" >&2; exit 125; }
 log() { echo "vm.sh: $*" >&2; }
@@ -105,6 +105,11 @@ cmd_image() {
 	mkdir -p "$root/lib/modules"
 	cp -a "/lib/modules/$kver" "$root/lib/modules/"
 	printf '9p\n9pnet\n9pnet_virtio\n' >"$root/etc/modules-load.d/9p.conf"
+	# slirp4netns opens /dev/net/tun as the user. Desktop distributions
+	# ship it 0666 through udev, which this minimal image lacks: the module
+	# is loaded at boot and the runner's unit makes the node 0666, as
+	# scripts/provision.sh does on the host.
+	printf 'tun\n' >"$root/etc/modules-load.d/tun.conf"
 	mkdir -p "$root/mnt/in"
 	cat >"$root/etc/fstab" <<-'EOF'
 	/dev/vda / ext4 rw 0 1
@@ -135,6 +140,7 @@ cmd_image() {
 	Type=oneshot
 	User=vmuser
 	Environment=XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus HOME=/home/vmuser
+	ExecStartPre=+/bin/chmod 0666 /dev/net/tun
 	ExecStart=-/usr/local/bin/rbox-vmrun
 	ExecStopPost=+/bin/systemctl --no-block poweroff
 	TimeoutStartSec=infinity
