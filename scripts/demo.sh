@@ -3,11 +3,16 @@
 # on a fresh machine it installs what is missing and runs as the test user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-demo_cmd='echo "== inside rbox"; cat /etc/motd; id; hostname; echo "uid_map:"; cat /proc/self/uid_map; echo "processes:"; ps; touch /demo-was-here && echo "wrote /demo-was-here (in the throwaway layer)"'
+demo_cmd='echo "== inside rbox"; cat /etc/motd; id; hostname; echo "uid_map:"; cat /proc/self/uid_map; echo "network:"; ip -4 -o addr | awk "{ print \$2, \$4 }"; echo "processes:"; ps; touch /demo-was-here && echo "wrote /demo-was-here (in the throwaway layer)"'
 make -s build
 if [ "$(id -u)" != 0 ]; then
 	make -s testdata
-	exec bin/rbox exec --rootfs testdata/rootfs -- sh -c "$demo_cmd"
+	net=()
+	if ! command -v slirp4netns >/dev/null || [ ! -r /dev/net/tun ] || [ ! -w /dev/net/tun ]; then
+		echo "== no slirp4netns or no usable /dev/net/tun here: the demo runs with --net none (rbox check says how to fix it)"
+		net=(--net none)
+	fi
+	exec bin/rbox exec "${net[@]}" --rootfs testdata/rootfs -- sh -c "$demo_cmd"
 fi
 scripts/provision.sh
 user=${RBOX_TEST_USER:-rboxtest}
