@@ -245,14 +245,22 @@ func (n *Network) start(pid int) error {
 }
 
 func newSlirp4netns(c Config) (network.ParentDriver, error) {
-	// The hardening options where this slirp4netns and kernel have them,
-	// as rootlesskit does: its own mount namespace with nothing of the
-	// host but /etc and /run (--enable-sandbox), and a seccomp filter.
-	f, err := slirp4netns.DetectFeatures("slirp4netns")
-	if err != nil {
-		return nil, err
-	}
+	// The hardening options, as rootlesskit does: its own mount namespace
+	// with nothing of the host but /etc and /run (--enable-sandbox), and a
+	// seccomp filter. The driver probes the binary's features itself (one
+	// run of slirp4netns --help) and refuses what is missing; only then do
+	// we probe again, to ask for what this slirp4netns and kernel have.
+	// Probing first, as rootlesskit's CLI does, costs a second run on
+	// every start.
 	noLoopback := !c.Mode.AllowHostLoopback
+	d, err := slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "", true, true, false)
+	if err == nil {
+		return d, nil
+	}
+	f, ferr := slirp4netns.DetectFeatures("slirp4netns")
+	if ferr != nil {
+		return nil, ferr
+	}
 	if noLoopback && !f.SupportsDisableHostLoopback {
 		return nil, errors.New("this slirp4netns cannot keep the sandbox from the host's loopback (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for --net slirp:allow-host-loopback")
 	}
