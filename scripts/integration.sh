@@ -106,10 +106,10 @@ if [ -z "${RUN:-}" ] || [[ TestLoopbackResolver =~ $RUN ]]; then
 				ip link add ext0 type veth peer name ext1 && ip addr add 192.0.2.1/24 dev ext0 &&
 					ip link set ext1 up && ip link set ext0 up && ip route add default via 192.0.2.254 dev ext0 || exit 1
 				echo "nameserver $1" >"$2/resolv-$1" && mount --bind "$2/resolv-$1" /etc/resolv.conf || exit 1
-				"$2/probe" dns "$1" & sleep 0.3
+				"$2/probe" dns "$1" >/dev/null 2>&1 & dns=$!; sleep 0.3
 				runuser -u "$3" -- env -i PATH=/usr/bin:/bin HOME=/ "$2/rbox" exec --net "$4" --rootfs "$2/img/rootfs" \
 					-- sh -c "grep nameserver /etc/resolv.conf; nslookup fake.rbox.test" 2>&1
-				kill %1 2>/dev/null' sh "$ns" "$stage" "$TEST_USER" "$net" 2>&1) || true
+				kill $dns' sh "$ns" "$stage" "$TEST_USER" "$net" 2>&1) || true
 			if grep -q "192.0.2.55" <<<"$out"; then
 				echo "--- PASS: $name" | tee -a "$log"
 			else
