@@ -238,7 +238,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		cfg.Network = nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 		cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644})
-		debugf("supervisor: network %s up (%s, pid %d)", mode, helperName(mode), nw.HelperPid())
+		debugf("supervisor: network %s up (%s, pid %d)", mode, mode.Helper(), nw.HelperPid())
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
@@ -292,7 +292,7 @@ func Run(spec *Spec, o Options) (int, error) {
 			sb.Signal(s)
 		case <-netDied:
 			netDied = nil
-			fmt.Fprintf(o.Stderr, "rbox: %s (pid %d) exited during the run: the sandbox has no network any more\n", helperName(mode), nw.HelperPid())
+			fmt.Fprintf(o.Stderr, "rbox: %s (pid %d) exited during the run: the sandbox has no network any more\n", mode.Helper(), nw.HelperPid())
 		case <-deadline:
 			deadline, timedOut = nil, true
 			fmt.Fprintf(o.Stderr, "rbox: timeout: the workload ran for %s; sending SIGTERM (SIGKILL in %s)\n", spec.Timeout, spec.StopTimeout)
@@ -326,13 +326,6 @@ func Run(spec *Spec, o Options) (int, error) {
 			return code, nil
 		}
 	}
-}
-
-func helperName(m slirp.Mode) string {
-	if m.Kind == slirp.Pasta {
-		return "pasta"
-	}
-	return "slirp4netns"
 }
 
 // ExitTimeout is the status of a run ended by --timeout, as timeout(1).

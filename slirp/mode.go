@@ -65,8 +65,13 @@ func (m Mode) String() string {
 // connects the sandbox.
 func (m Mode) UserMode() bool { return m.Kind == Slirp || m.Kind == Pasta }
 
-// Own reports whether the sandbox has a network namespace of its own.
-func (m Mode) Own() bool { return m.Kind != Host }
+// Helper is the program behind a user-mode network.
+func (m Mode) Helper() string {
+	if m.Kind == Pasta {
+		return "pasta"
+	}
+	return "slirp4netns"
+}
 
 // MTU bounds: 65520 is slirp4netns's and rootlesskit's default and its
 // largest; below 576 IPv4 itself breaks, and pasta refuses less than 68.

@@ -45,13 +45,6 @@ var (
 	unprivPortStart = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 )
 
-func helperName(m Mode) string {
-	if m.Kind == Pasta {
-		return "pasta"
-	}
-	return "slirp4netns"
-}
-
 // Check finds what Start will need before any process exists, so that a
 // host without it gets one line that names the missing piece and the fix,
 // and nothing to clean up. It also makes sure every published host port
@@ -63,7 +56,7 @@ func Check(c Config) error {
 	if !c.Mode.UserMode() {
 		return nil
 	}
-	helper := helperName(c.Mode)
+	helper := c.Mode.Helper()
 	if _, err := exec.LookPath(helper); err != nil {
 		pkg := map[string]string{"slirp4netns": "slirp4netns", "pasta": "passt"}[helper]
 		return fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, helper, pkg)
@@ -210,7 +203,7 @@ func (n *Network) start(pid int) error {
 	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
 	n.cleanup = cleanup
 	if err != nil {
-		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, helperName(c.Mode), oneLine(err))
+		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, c.Mode.Helper(), oneLine(err))
 	}
 	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
 	info, err := childInfo(c.Mode)
@@ -303,7 +296,7 @@ func (n *Network) HelperPid() int { return n.helperPid }
 // adoptHelper finds the helper among our children (the driver keeps its
 // process to itself) and opens a pidfd on it, to notice its death.
 func (n *Network) adoptHelper(initPid int) error {
-	name := helperName(n.cfg.Mode)
+	name := n.cfg.Mode.Helper()
 	tasks, _ := filepath.Glob("/proc/self/task/*/children")
 	for _, t := range tasks {
 		b, err := os.ReadFile(t)
