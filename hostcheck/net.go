@@ -3,6 +3,8 @@ package hostcheck
 import (
 	"strconv"
 	"strings"
+
+	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 // probeSlirp looks for what the default network (--net slirp) runs:
@@ -11,11 +13,11 @@ import (
 func probeSlirp(h *Host) Result {
 	const name = "slirp"
 	var found, missing, pkgs []string
-	for _, b := range []struct{ bin, pkg string }{{"slirp4netns", "slirp4netns"}, {"nsenter", "util-linux"}, {"ip", "iproute2"}} {
-		if p, ok := lookPath(b.bin, h.Path); ok {
+	for _, t := range (slirp.Mode{Kind: slirp.Slirp}).Tools() {
+		if p, ok := lookPath(t.Bin, h.Path); ok {
 			found = append(found, p)
 		} else {
-			missing, pkgs = append(missing, b.bin), append(pkgs, b.pkg)
+			missing, pkgs = append(missing, t.Bin), append(pkgs, t.Pkg)
 		}
 	}
 	pasta, hasPasta := lookPath("pasta", h.Path)

@@ -90,9 +90,8 @@ type Tmpfs struct {
 
 // Network modes (see package slirp for all of them).
 const (
-	NetNone  = slirp.None
-	NetHost  = slirp.Host
-	NetSlirp = slirp.Slirp
+	NetNone = slirp.None
+	NetHost = slirp.Host
 )
 
 // ID map modes.

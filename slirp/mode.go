@@ -65,6 +65,22 @@ func (m Mode) String() string {
 // connects the sandbox.
 func (m Mode) UserMode() bool { return m.Kind == Slirp || m.Kind == Pasta }
 
+// Tool is a program a network mode runs on the host, and the Debian
+// package that has it.
+type Tool struct{ Bin, Pkg string }
+
+// Tools lists what m runs on the host: its helper and, for slirp, the
+// nsenter and ip with which rootlesskit's driver makes the tap device.
+func (m Mode) Tools() []Tool {
+	switch m.Kind {
+	case Slirp:
+		return []Tool{{"slirp4netns", "slirp4netns"}, {"nsenter", "util-linux"}, {"ip", "iproute2"}}
+	case Pasta:
+		return []Tool{{"pasta", "passt"}}
+	}
+	return nil
+}
+
 // Helper is the program behind a user-mode network.
 func (m Mode) Helper() string {
 	if m.Kind == Pasta {

@@ -50,24 +50,12 @@ var (
 // and nothing to clean up. It also makes sure every published host port
 // can be bound now.
 func Check(c Config) error {
-	if len(c.Ports) > 0 && !c.Mode.UserMode() {
-		return fmt.Errorf("-p needs --net slirp or --net pasta, not --net %s: with host the sandbox's ports are the host's already, with none nothing can reach it", c.Mode.Kind)
-	}
 	if !c.Mode.UserMode() {
 		return nil
 	}
-	helper := c.Mode.Helper()
-	if _, err := exec.LookPath(helper); err != nil {
-		pkg := map[string]string{"slirp4netns": "slirp4netns", "pasta": "passt"}[helper]
-		return fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, helper, pkg)
-	}
-	if c.Mode.Kind == Slirp {
-		// rootlesskit's slirp4netns driver makes the tap device with
-		// nsenter and ip before it starts the helper.
-		for tool, pkg := range map[string]string{"nsenter": "util-linux", "ip": "iproute2"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				return fmt.Errorf("--net slirp needs %s (from %s), which is not in PATH: as root, apt-get install %s", tool, pkg, pkg)
-			}
+	for _, t := range c.Mode.Tools() {
+		if _, err := exec.LookPath(t.Bin); err != nil {
+			return fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, t.Bin, t.Pkg)
 		}
 	}
 	f, err := os.OpenFile(tunDevice, os.O_RDWR, 0)

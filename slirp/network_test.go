@@ -43,7 +43,6 @@ func TestCheckHostProblems(t *testing.T) {
 			os.WriteFile(filepath.Join(bin, "slirp4netns"), nil, 0o755)
 			os.Remove(filepath.Join(bin, "nsenter"))
 		}, slirpMode, "util-linux"},
-		{"ports-without-user-mode", func() {}, Config{Mode: Mode{Kind: None}, Ports: []Port{{HostPort: 1, ContainerPort: 1, Proto: "tcp"}}}, "-p needs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.setup()
