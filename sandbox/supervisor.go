@@ -21,6 +21,7 @@ import (
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/slirp"
+	"github.com/rbox-sandbox/rbox/state"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
@@ -119,6 +120,10 @@ func Run(spec *Spec, o Options) (int, error) {
 		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
 		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
 	}
+	if meta.SupervisorStart, err = state.ProcStart(meta.SupervisorPid); err != nil {
+		st.release(nil)
+		return 125, fail(fmt.Errorf("read the supervisor's start time: %w", err))
+	}
 	for _, p := range spec.Ports {
 		meta.Ports = append(meta.Ports, p.String())
 	}
@@ -197,6 +202,10 @@ func Run(spec *Spec, o Options) (int, error) {
 	}
 	debugf("supervisor: init cloned, pid %d", sb.Pid())
 	meta.InitPid = sb.Pid()
+	if meta.InitStart, err = state.ProcStart(meta.InitPid); err != nil {
+		sb.Kill()
+		return 125, fail(fmt.Errorf("read the init's start time: %w", err))
+	}
 	if err := writeMeta(st.dir, meta); err != nil {
 		sb.Kill()
 		return 125, fail(err)
@@ -421,7 +430,7 @@ func lockPersist(dir string) (func(), error) {
 }
 
 // initConfig derives what the init needs from the Spec.
-func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
+func initConfig(spec *Spec, st *boxState, plan idmap.Plan) *userns.Config {
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = st.name

@@ -86,6 +86,14 @@ func Resolve(env Env) (*Root, error) {
 // first runs at once agree on one root.
 func fallback(env Env, tmp, usual string) (dir, record string, err error) {
 	record = filepath.Join(env.Home, recordFile)
+	// A record that others could swap would undo the point of it.
+	var st unix.Stat_t
+	if err := unix.Stat(env.Home, &st); err != nil {
+		return "", "", fmt.Errorf("home directory %q: %w", env.Home, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != env.UID || st.Mode&0o022 != 0 {
+		return "", "", fmt.Errorf("home directory %q is not a directory of yours that only you can write", env.Home)
+	}
 	if err := os.MkdirAll(filepath.Dir(filepath.Dir(record)), 0o700); err != nil {
 		return "", "", err
 	}

@@ -281,8 +281,16 @@ func closeAll(files []*os.File) {
 // EnterSession is the client's side of an enter socket.
 type EnterSession struct{ ch channel }
 
-// DialEnter connects to a sandbox's enter socket.
-func DialEnter(path string) (*EnterSession, error) {
+// ErrNotInit is a listener on an enter socket that is not the sandbox's
+// init: nothing was sent to it.
+var ErrNotInit = errors.New("the enter socket is not served by the sandbox's init")
+
+// DialEnter connects to a sandbox's enter socket, served by the init
+// whose host pid is initPid. The listener is checked from this side too
+// (SO_PEERCRED holds the credentials of the process that called listen,
+// as our namespaces see them): it must be our own uid and that pid, or
+// the session is refused before any request or descriptor is sent.
+func DialEnter(path string, initPid int) (*EnterSession, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -290,6 +298,15 @@ func DialEnter(path string) (*EnterSession, error) {
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
 		return nil, err
+	}
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("peer of %s: %w", path, err)
+	}
+	if int(cred.Uid) != os.Getuid() || int(cred.Pid) != initPid {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: its listener is pid %d of uid %d, want the init, pid %d of uid %d", ErrNotInit, cred.Pid, cred.Uid, initPid, os.Getuid())
 	}
 	return &EnterSession{channel{os.NewFile(uintptr(fd), "enter")}}, nil
 }

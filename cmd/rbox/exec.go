@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"os/user"
 	"strconv"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/slirp"
+	"github.com/rbox-sandbox/rbox/state"
 )
 
 type execCmd struct {
@@ -107,6 +108,12 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 	if err := sandbox.Validate(spec); err != nil {
 		return exitFailure, err
 	}
+	// Resolved before detaching too, so that a fallback is announced
+	// where the user sees it.
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
 	if c.Detach && report == nil {
 		if c.Tty {
 			return exitFailure, fmt.Errorf("-d and -t conflict: a detached sandbox has no terminal; use rbox enter -t NAME -- sh to get one")
@@ -119,7 +126,7 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 		return 0, nil
 	}
 	return sandbox.Run(spec, sandbox.Options{
-		StateRoot: stateRoot(),
+		StateRoot: root,
 		Detached:  report,
 		Status:    status,
 		CgroupEnv: cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")},
@@ -283,13 +290,28 @@ func (f *statsFlag) Decode(ctx *kong.DecodeContext) error {
 
 func (*statsFlag) IsBool() bool { return true }
 
-// stateRoot is $XDG_RUNTIME_DIR/rbox, or a private directory in /tmp for
-// sessions without one (su, ssh CI agents, containers).
-func stateRoot() string {
+// stateRoot resolves the state root that every command uses (see
+// state.Resolve) from this environment: XDG_RUNTIME_DIR, TMPDIR, and HOME
+// (the passwd entry's when HOME is unset, as under env -i) for the record
+// of a fallback, which it announces on stderr.
+func stateRoot() (string, error) {
+	env := state.Env{TempDir: os.TempDir(), Home: os.Getenv("HOME"), UID: os.Getuid()}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return filepath.Join(d, "rbox")
+			env.RuntimeDir = d
 		}
 	}
-	return filepath.Join(os.TempDir(), "rbox-"+strconv.Itoa(os.Getuid()))
+	if env.Home == "" {
+		if u, err := user.LookupId(strconv.Itoa(env.UID)); err == nil {
+			env.Home = u.HomeDir
+		}
+	}
+	r, err := state.Resolve(env)
+	if err != nil {
+		return "", err
+	}
+	if r.Notice != "" {
+		fmt.Fprintf(os.Stderr, "rbox: notice: %s\n", r.Notice)
+	}
+	return r.Path, nil
 }
