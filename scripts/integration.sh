@@ -59,6 +59,19 @@ mkdir "$stage/img-nosub"
 chown "$NOSUB_USER" "$stage/img-nosub"
 runuser -u "$NOSUB_USER" -- sh "$stage/mkrootfs.sh" "$stage/img-nosub/rootfs"
 
+# Another local user attacks the test user's state root
+# (TestHijackedStateRoot): before the test user's first run, the user
+# without subordinate ranges, as the attack test binary in its attacker
+# mode, plants TMPDIR/rbox-UID of the test user in a shared sticky
+# directory, which that test uses as TMPDIR. It is bounded by timeout and
+# by victim.done, stopped after the test user's suites, and checked gone.
+shared=$stage/shared
+mkdir "$shared"
+chmod 1777 "$shared"
+runuser -u "$NOSUB_USER" -- env -i PATH=/usr/bin:/bin RBOX_ATTACKER_DIR="$shared" RBOX_VICTIM_UID="$(id -u "$TEST_USER")" \
+	timeout 25m "$stage/attack.test" >"$stage/attacker.out" 2>&1 &
+attacker=$!
+
 as_user() {
 	local u=$1
 	shift
@@ -67,7 +80,7 @@ as_user() {
 	# A clean environment, as a CI agent started through su would have.
 	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$u" \
 		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" \
-		RBOX_TEST_STRICT="$strict" "$@"
+		RBOX_TEST_STRICT="$strict" RBOX_HIJACK_DIR="$shared" "$@"
 }
 
 log=$stage/log
@@ -79,6 +92,26 @@ if [ -z "${RUN:-}" ]; then
 		(cd "$stage" && as_user "$TEST_USER" ./$t.test -test.v -test.count=1 -test.run 'InUserNamespace|InKernel|WithoutNoNewPrivs') 2>&1 | tee -a "$log" || true
 	done
 fi
+# The attacker stops once told (or on its own at the victim's end).
+touch "$shared/victim.done"
+for _ in $(seq 100); do
+	kill -0 "$attacker" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$attacker" 2>/dev/null; then
+	echo "integration: the attacker of TestHijackedStateRoot did not stop:"; cat "$stage/attacker.out" "$shared/attacker.log" 2>/dev/null
+	kill "$attacker" || true
+	status=1
+fi
+wait "$attacker" || true
+# The fallback roots the test user made in the shared directory hold no
+# sandbox any more.
+for d in "$shared/rbox-$(id -u "$TEST_USER")"-*; do
+	[ -d "$d" ] || continue
+	if [ -n "$(ls -A "$d" | grep -v '^names$')" ] || [ -n "$(ls -A "$d/names" 2>/dev/null)" ]; then
+		echo "integration: state left in the fallback root $d:"; ls -la "$d"; status=1
+	fi
+done
 # The user without subordinate ranges: the fallback to a single map and
 # what rbox check says about it; those of its tests that RUN selects.
 nosub_run=()
