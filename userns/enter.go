@@ -31,7 +31,8 @@ import (
 //
 // A client that hangs up takes its process with it (SIGKILL), as a killed
 // rbox exec takes its sandbox. Only the sandbox's owner can connect: the
-// state directory is 0700, and the init checks the peer's uid as well.
+// state directory is 0700, and the init checks the peer's uid as well;
+// the client in turn checks that the listener is the init (DialEnter).
 
 const (
 	msgEnter  = "enter"
