@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,31 @@ func canStart(f seccomp.Filter, name string) error {
 		return fmt.Errorf("--seccomp %q denies execve: the workload cannot start", name)
 	}
 	return nil
+}
+
+// startCalls are calls nearly every program makes before main or at its
+// end: the C library's TLS setup (amd64), its first allocations and
+// exit_group. A profile denying one of them passes canStart, since the
+// execve goes through, but the program then dies at once, often by
+// SIGSEGV with nothing printed; the warning says why.
+var startCalls = []string{"arch_prctl", "brk", "mmap", "exit_group"}
+
+// seccompWarning names the startCalls f denies, or returns "".
+func seccompWarning(s *Spec, f *seccomp.Filter) string {
+	if f == nil {
+		return ""
+	}
+	var denied []string
+	for _, name := range startCalls {
+		// An error: a call the architecture does not have (arch_prctl on arm64).
+		if ok, err := f.Allows(seccomp.NativeArch, name, 0, 0, 0, 0, 0, 0); err == nil && !ok {
+			denied = append(denied, name)
+		}
+	}
+	if len(denied) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("--seccomp %q denies %s: most programs cannot start or exit under it", s.Seccomp, strings.Join(denied, ", "))
 }
 
 func seccompName(s *Spec, f *seccomp.Filter) string {

@@ -67,3 +67,33 @@ func TestHardening(t *testing.T) {
 		})
 	}
 }
+
+func TestSeccompWarning(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		profile, want string
+	}{
+		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","futex"],"action":"SCMP_ACT_ERRNO"}]}`, ""},
+		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["exit_group"],"action":"SCMP_ACT_ERRNO"}]}`, `denies exit_group: most programs cannot start or exit under it`},
+		{`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ALLOW"}]}`, `brk, mmap, exit_group: most`},
+	} {
+		p := filepath.Join(dir, "p.json")
+		os.WriteFile(p, []byte(tc.profile), 0o644)
+		s := &Spec{Seccomp: p}
+		_, f, err := hardening(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := seccompWarning(s, f)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: warning %q, want %q", tc.profile, got, tc.want)
+		}
+	}
+	if w := seccompWarning(&Spec{}, nil); w != "" {
+		t.Errorf("unconfined: warning %q", w)
+	}
+	_, f, _ := hardening(&Spec{})
+	if w := seccompWarning(&Spec{}, f); w != "" {
+		t.Errorf("the default profile: warning %q", w)
+	}
+}
