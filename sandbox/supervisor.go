@@ -73,6 +73,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
+	if w := seccompWarning(spec, filter); w != "" {
+		fmt.Fprintf(o.Stderr, "rbox: warning: %s\n", w)
+	}
 	plan, helpers, err := planIDMap(spec, o)
 	if err != nil {
 		return 125, fail(err)

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +21,7 @@ import (
 //
 //	rbox enter                                init
 //	    │── enter {EnterRequest} + fds 0,1,2 ──▶ │ resolve user and command,
-//	    │                                        │ fork from a restricted thread
+//	    │                                        │ fork and exec it (forkexec.go)
 //	    │◀──────────────────── pty + fd ──────── │ (with -t) the master
 //	    │◀──────────────────── started {pid} ─── │
 //	    │── signal {sig} ──────────────────────▶ │ kill(pid, sig)
@@ -216,17 +214,8 @@ func startEntered(cfg *Config, req *EnterRequest, stdio []*os.File, ch channel, 
 	if err != nil {
 		return 0, nil, err
 	}
-	cmd := &exec.Cmd{
-		Path: bin,
-		Args: req.Args,
-		Env:  env,
-		Dir:  cwd,
-		SysProcAttr: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: !cfg.IDMap.Full},
-			// Never the host's terminal session: see startWorkload.
-			Setsid: true,
-		},
-	}
+	// Never the host's terminal session: see startWorkload.
+	var stdfds [3]int
 	if req.Tty {
 		master, slave, err := openPty(req.Rows, req.Cols)
 		if err != nil {
@@ -238,21 +227,18 @@ func startEntered(cfg *Config, req *EnterRequest, stdio []*os.File, ch channel, 
 		if err != nil {
 			return 0, nil, failure(125, "hand the terminal over: %w", err)
 		}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
+		fd := int(slave.Fd())
+		stdfds = [3]int{fd, fd, fd}
 	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+		for i, f := range stdio {
+			stdfds[i] = int(f.Fd())
+		}
 	}
 	pid, status, err := kids.start(func() (int, error) {
-		return spawn(cmd, func() error { return restrictThread(&ecfg) })
+		return start(&ecfg, u, bin, req.Args, env, cwd, stdfds, req.Tty)
 	})
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return 0, nil, err
-	}
 	if err != nil {
-		return 0, nil, execFailure(req.Args[0], err)
+		return 0, nil, err
 	}
 	return pid, status, nil
 }
