@@ -405,21 +405,6 @@ func checkNumericUser(spec string, plan idmap.Plan) error {
 	return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: it maps uids 0-%d", spec, n, idmap.Size(plan.UID)-1)
 }
 
-func lockPersist(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, err)
-	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--persist %q is in use by another rbox sandbox: wait for it or use another directory", dir)
-	}
-	return func() { f.Close() }, nil
-}
-
 // initConfig derives what the init needs from the Spec.
 func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
 	hostname := spec.Hostname

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
@@ -124,6 +123,9 @@ func Validate(s *Spec) error {
 		}
 		s.Volumes[i] = v
 	}
+	if err := checkVolumesAgainstLayer(s); err != nil {
+		return err
+	}
 	for _, t := range s.Tmpfs {
 		if t.Target == "/" {
 			return errors.New("invalid --tmpfs /: cannot mount over the sandbox's root")
@@ -158,31 +160,4 @@ func validName(n string) bool {
 		}
 	}
 	return true
-}
-
-func validatePersist(s *Spec) error {
-	if s.Persist == "" {
-		return nil
-	}
-	if s.ReadOnly {
-		return errors.New("--persist and --read-only conflict: a read-only root keeps no changes; drop one")
-	}
-	abs, err := filepath.Abs(s.Persist)
-	if err != nil {
-		return fmt.Errorf("--persist %q: %w", s.Persist, err)
-	}
-	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
-		return fmt.Errorf("--persist %q is not a directory: give a directory (it is created if missing)", s.Persist)
-	}
-	// Writes to the persisted layer would land in the image itself.
-	if within(abs, s.Rootfs) || within(s.Rootfs, abs) {
-		return fmt.Errorf("--persist %q overlaps the rootfs %q: keep the writable layer outside the image", s.Persist, s.Rootfs)
-	}
-	s.Persist = abs
-	return nil
-}
-
-func within(p, dir string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

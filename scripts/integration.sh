@@ -119,6 +119,40 @@ if [ -z "${RUN:-}" ] || [[ TestLoopbackResolver =~ $RUN ]]; then
 	done
 	rm -f "$stage/probe"
 fi
+# A --persist layer holds whatever the workload makes, setuid files of the
+# user's included (root in the sandbox is the user): no other local user
+# may reach them. As root: the test user runs a workload that plants a
+# setuid copy of busybox in a layer, in a directory others may enter, once
+# in a layer directory made 0755 beforehand and once in one rbox creates;
+# then the user without subordinate ranges tries to reach the file.
+if [ -z "${RUN:-}" ] || [[ TestPersistPlant =~ $RUN ]]; then
+	plant=$stage/plant
+	mkdir "$plant" && chown "$TEST_USER" "$plant" && chmod 0755 "$plant"
+	for how in open new; do
+		name="TestPersistPlant/$how"
+		layer=$plant/$how
+		[ "$how" = open ] && runuser -u "$TEST_USER" -- mkdir -m 0755 "$layer"
+		rc=0
+		out=$(cd "$stage" && as_user "$TEST_USER" "$stage/rbox" exec --net none --rootfs "$stage/img/rootfs" --persist "$layer" \
+			-- sh -c 'cp /bin/busybox /planted && chmod 4755 /planted' 2>&1) || rc=$?
+		reach=$(cd "$stage" && as_user "$NOSUB_USER" sh -c "ls -l '$layer/upper/planted' && '$layer/upper/planted' id -u" 2>&1) && reached=1 || reached=0
+		verdict=PASS why=
+		if [ "$reached" = 1 ]; then
+			verdict=FAIL why="$NOSUB_USER reached the planted file: $reach"
+		elif [ "$how" = open ] && { [ "$rc" != 125 ] || [ "$(wc -l <<<"$out")" != 1 ] || ! grep -q 'mode 0755' <<<"$out"; }; then
+			verdict=FAIL why="a 0755 --persist directory: want one line naming its mode and exit 125, got $rc: $out"
+		elif [ "$how" = new ] && { [ "$rc" != 0 ] || [ "$(stat -c %a "$layer")" != 700 ] || [ ! -u "$layer/upper/planted" ]; }; then
+			verdict=FAIL why="a new --persist directory: want exit 0, mode 700 and the planted file, got $rc, $(stat -c %a "$layer" 2>&1): $out"
+		fi
+		if [ "$verdict" = PASS ]; then
+			echo "--- PASS: $name" | tee -a "$log"
+		else
+			{ echo "--- FAIL: $name"; sed 's/^/    /' <<<"$why"; } | tee -a "$log"
+		fi
+		[ -d "$layer/upper" ] && (cd "$stage" && as_user "$TEST_USER" "$stage/rbox" remove-layer "$layer" >/dev/null 2>&1) || true
+	done
+	rm -rf "$plant"
+fi
 summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.
