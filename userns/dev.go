@@ -63,7 +63,8 @@ func freshAt(root *os.File, target, fstype string, opts [][2]string, attrs int) 
 }
 
 func bindAt(root *os.File, source, target string, readOnly bool) error {
-	return bindIn(root, Mount{Kind: Bind, Source: source, Target: target, ReadOnly: readOnly})
+	_, err := bindIn(root, Mount{Kind: Bind, Source: source, Target: target, ReadOnly: readOnly})
+	return err
 }
 
 // hostDevices are bound from the host: character devices cannot be created
