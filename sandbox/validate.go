@@ -92,8 +92,11 @@ func Validate(s *Spec) error {
 			return err
 		}
 	}
-	if s.Timeout < 0 || s.StopTimeout < 0 {
-		return errors.New("--timeout and --stop-timeout must not be negative")
+	if s.Timeout < 0 {
+		return fmt.Errorf("invalid --timeout %s: a duration must not be negative; give one such as 90s or 5m, or leave it out", s.Timeout)
+	}
+	if s.StopTimeout < 0 {
+		return fmt.Errorf("invalid --stop-timeout %s: a duration must not be negative; give one such as 10s", s.StopTimeout)
 	}
 	if s.Timeout > 0 && s.StopTimeout == 0 {
 		s.StopTimeout = 10 * time.Second
@@ -115,8 +118,12 @@ func Validate(s *Spec) error {
 		return err
 	}
 	for i, v := range s.Volumes {
-		if _, err := os.Stat(v.Source); err != nil {
+		if _, err := os.Stat(v.Source); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("invalid -v %s:%s: host path %q does not exist; create it first", v.Source, v.Target, v.Source)
+		} else if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("invalid -v %s:%s: host path %q is out of your reach (permission denied on the way to it); make its directories searchable by you (chmod +x) or mount another path", v.Source, v.Target, v.Source)
+		} else if err != nil {
+			return fmt.Errorf("invalid -v %s:%s: %w", v.Source, v.Target, err)
 		}
 		if v.Target == "/" {
 			return fmt.Errorf("invalid -v %s:%s: cannot mount over the sandbox's root; use --rootfs", v.Source, v.Target)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 )
@@ -65,7 +66,8 @@ func TestValidate(t *testing.T) {
 			os.WriteFile(filepath.Join(s.Persist, "f"), nil, 0o644)
 			s.Volumes = []Volume{{Source: filepath.Join(s.Persist, "f"), Target: "/f"}}
 		}, "overlaps the --persist directory"},
-
+		{"timeout", func(s *Spec) { s.Timeout = -time.Second }, "--timeout -1s"},
+		{"stop-timeout", func(s *Spec) { s.StopTimeout = -time.Second }, "--stop-timeout -1s"},
 		{"limits-ok", func(s *Spec) { s.Limits = cgroupv2.Limits{Memory: 64 << 20, Pids: 20}; s.Stats = StatsJSON }, ""},
 		{"cgroup-manager", func(s *Spec) { s.CgroupManager = "cgmanager" }, `--cgroup-manager "cgmanager"`},
 		{"stats", func(s *Spec) { s.Stats = "yaml" }, `--stats "yaml"`},

@@ -153,6 +153,36 @@ if [ -z "${RUN:-}" ] || [[ TestPersistPlant =~ $RUN ]]; then
 	done
 	rm -rf "$plant"
 fi
+# A writable layer on a full filesystem is refused before anything starts,
+# on one line naming the flag and the fix, for want of space and of inodes.
+# The small tmpfs needs root: it is mounted in a mount namespace of its
+# own, and the test user's rbox runs in there.
+if [ -z "${RUN:-}" ] || [[ TestLayerFull =~ $RUN ]]; then
+	uid=$(id -u "$TEST_USER")
+	for what in space inodes; do
+		name="TestLayerFull/$what"
+		opts="size=256k"
+		[ "$what" = inodes ] && opts="size=4m,nr_inodes=64"
+		rc=0
+		out=$(unshare -m --propagation private sh -c '
+			mkdir -p "$1/full" && mount -t tmpfs -o "$2,mode=0700,uid=$3" tmpfs "$1/full" || exit 99
+			if [ "$5" = space ]; then
+				runuser -u "$4" -- dd if=/dev/zero of="$1/full/fill" bs=4k 2>/dev/null
+			else
+				runuser -u "$4" -- sh -c "i=0; while [ \$i -lt 100 ] && touch $1/full/f\$i 2>/dev/null; do i=\$((i+1)); done"
+			fi
+			runuser -u "$4" -- env -i PATH=/usr/bin:/bin HOME=/ "$1/rbox" exec --net none --rootfs "$1/img/rootfs" --persist "$1/full/layer" -- echo RAN
+		' sh "$stage" "$opts" "$uid" "$TEST_USER" "$what" 2>&1) || rc=$?
+		want="free"
+		[ "$what" = inodes ] && want="free inodes"
+		if [ "$rc" = 125 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q -- "^rbox: --persist: .*$want.*df" <<<"$out"; then
+			echo "--- PASS: $name" | tee -a "$log"
+		else
+			{ echo "--- FAIL: $name"; echo "    want exit 125 and one line naming --persist, \"$want\" and df; got $rc:"; sed 's/^/    /' <<<"$out"; } | tee -a "$log"
+		fi
+	done
+	rmdir "$stage/full" 2>/dev/null || true
+fi
 summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.

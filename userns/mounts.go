@@ -1,6 +1,7 @@
 package userns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -42,7 +43,7 @@ func buildRoot(cfg *Config) (*rootState, error) {
 
 	for _, f := range cfg.Files {
 		if err := writeFileIn(root, f); err != nil {
-			return nil, failure(125, "write %s in the sandbox: %w", f.Path, err)
+			return nil, failure(125, "write %s in the sandbox: %w%s", f.Path, unwrapPathErr(err), layerFull(cfg, err))
 		}
 	}
 	user, err := lookupUser(root, cfg.User)
@@ -84,6 +85,20 @@ func buildRoot(cfg *Config) (*rootState, error) {
 		}
 	}
 	return &rootState{user: user}, nil
+}
+
+// layerFull explains the errors of a writable layer whose filesystem ran
+// out of space or inodes: overlayfs mounts read-only when it cannot make
+// its work directory, so EROFS says the same there.
+func layerFull(cfg *Config, err error) string {
+	dir := path.Dir(cfg.Rootfs.Upper)
+	switch {
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return fmt.Sprintf(": the writable layer's filesystem is full (df %q; df -i %q): free space there, or use --persist DIR on another filesystem", dir, dir)
+	case errors.Is(err, unix.EROFS) && !cfg.ReadOnly:
+		return fmt.Sprintf(": the overlay came up read-only, as it does when it cannot create its work directory: the writable layer's filesystem is likely out of inodes or space (df -i %q): free some, or use --persist DIR on another filesystem", dir)
+	}
+	return ""
 }
 
 // pivot makes root the process's root and detaches the old one, so that no

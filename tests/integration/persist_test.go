@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,5 +95,72 @@ func TestPersistVolumeOverlap(t *testing.T) {
 	ok(t, sh(t, "chmod 755 /h/layer 2>/dev/null; true", "--persist", dir, "-v", parent+":/h:ro"))
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("the layer's mode changed to %v", st.Mode())
+	}
+}
+
+// Bad input found only by a real run: one line naming the flag, the value
+// and the fix, exit 125, the workload never started.
+func TestBadInputRun(t *testing.T) {
+	tmp := t.TempDir()
+	priv := filepath.Join(tmp, "priv")
+	os.Mkdir(priv, 0o700)
+	os.WriteFile(filepath.Join(priv, "f"), []byte("x"), 0o644)
+	os.Chmod(priv, 0)
+	t.Cleanup(func() { os.Chmod(priv, 0o700) })
+
+	procLink := filepath.Join(tmp, "proclink")
+	if out, err := exec.Command("cp", "-a", rootfs, procLink).CombinedOutput(); err != nil {
+		t.Fatalf("copy rootfs: %v %s", err, out)
+	}
+	os.RemoveAll(filepath.Join(procLink, "proc"))
+	os.Symlink("/nonexistent/proc", filepath.Join(procLink, "proc"))
+
+	gidWant := "use a gid below"
+	if !hasFullMap() {
+		gidWant = "only gid 0"
+	}
+	cases := []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"volume-unreachable", []string{"-v", priv + "/f:/f"}, []string{"-v " + priv + "/f:/f", "permission denied", "chmod +x"}},
+		{"unmapped-gid", []string{"-u", "0:99999999"}, []string{"-u 0:99999999", "gid 99999999", gidWant}},
+		{"env-file-dir", []string{"--env-file", tmp}, []string{"--env-file", tmp, "is a directory"}},
+		{"status-json-no-dir", []string{"--status-json", tmp + "/none/s.json"}, []string{"--status-json", "does not exist"}},
+		{"proc-symlink", []string{"--rootfs", procLink}, []string{"/proc", "must be a directory"}},
+		{"cpus", []string{"--cpus", "-1"}, []string{`--cpus "-1"`, "positive"}},
+		{"timeout", []string{"--timeout", "-1s"}, []string{"--timeout -1s", "negative"}},
+		{"name", []string{"--name", "-x"}, []string{`--name "-x"`, "letters"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			oneLine(t, sh(t, "echo RAN", c.flags...), c.want...)
+		})
+	}
+	if _, err := os.Stat(tmp + "/none"); err == nil {
+		t.Error("a refused --status-json created its directory")
+	}
+}
+
+// An image the sandbox's root cannot read: a root and an /etc of an ID
+// the single map leaves out (made with the full map), under each driver.
+func TestUnreadableRootfs(t *testing.T) {
+	need(t, hasFullMap(), "needs subordinate IDs to make files of an ID the single map leaves out")
+	layer := persistDir(t)
+	img := filepath.Join(layer, "upper")
+	os.MkdirAll(layer, 0o700)
+	if out, err := exec.Command("cp", "-a", rootfs, img).CombinedOutput(); err != nil {
+		t.Fatalf("copy rootfs: %v %s", err, out)
+	}
+	_, err := exec.LookPath("fuse-overlayfs")
+	need(t, err == nil, "fuse-overlayfs not installed")
+	for _, what := range []string{"/img/etc", "/img"} {
+		ok(t, sh(t, "chown 1000:1000 "+what+" && chmod 700 "+what, "-v", img+":/img"))
+		p := strings.TrimSuffix(img+strings.TrimPrefix(what, "/img"), "/")
+		for _, driver := range []string{"kernel", "fuse"} {
+			r := rbox(t, "exec", "--idmap", "single", "--overlay", driver, "--rootfs", img, "--", "echo", "RAN")
+			oneLine(t, r, `--rootfs "`+img+`"`, `"`+p+`"`, "mode 0700", "chmod -R a+rX")
+		}
 	}
 }
