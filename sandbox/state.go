@@ -246,8 +246,19 @@ func RemoveLayer(dir string, o Options) error {
 	if err != nil {
 		return fail(err)
 	}
+	// The layer, not a symlink that names it (it was given to --persist
+	// so, maybe).
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
 	if st, err := os.Stat(filepath.Join(abs, "upper")); err != nil || !st.IsDir() {
 		return fail(fmt.Errorf("%q is not an rbox layer directory (no upper/ inside): refusing to remove it", dir))
+	}
+	// Closed to everyone else before anything is removed, so a removal
+	// that stops half-way (a file of an unmapped ID, a full disk) leaves
+	// no planted setuid file reachable.
+	if err := closeLayer(abs); err != nil {
+		return fail(fmt.Errorf("remove-layer %q: %w", dir, err))
 	}
 	if removeTree(abs) == nil {
 		return nil

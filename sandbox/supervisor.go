@@ -85,6 +85,9 @@ func Run(spec *Spec, o Options) (int, error) {
 			return 125, fail(err)
 		}
 	}
+	if err := checkRootfsReadable(spec.Rootfs, plan); err != nil {
+		return 125, fail(err)
+	}
 
 	// The network's helpers, the tun device and the host ports are checked
 	// before anything exists, too.
@@ -158,6 +161,13 @@ func Run(spec *Spec, o Options) (int, error) {
 		o.Stdout, o.Stderr = log, log
 	}
 
+	spaceDir, flag := st.dir, "state directory"
+	if spec.Persist != "" {
+		spaceDir, flag = spec.Persist, "--persist"
+	}
+	if err := checkLayerSpace(spaceDir, flag); err != nil {
+		return 125, fail(err)
+	}
 	layerDir := st.layer()
 	if spec.Persist != "" {
 		unlock, err := lockPersist(spec.Persist)
@@ -403,33 +413,22 @@ func mapName(p idmap.Plan) string {
 	return "single"
 }
 
-// checkNumericUser refuses an unmapped numeric -u before anything starts;
-// names are checked inside, where the image's /etc/passwd is.
+// checkNumericUser refuses an unmapped numeric -u UID[:GID] before
+// anything starts; names are checked inside, where the image's /etc/passwd
+// is.
 func checkNumericUser(spec string, plan idmap.Plan) error {
-	u, _, _ := strings.Cut(spec, ":")
-	n, err := strconv.ParseUint(u, 10, 32)
-	if err != nil || idmap.Contains(plan.UID, uint32(n)) {
-		return nil
+	u, g, _ := strings.Cut(spec, ":")
+	if n, err := strconv.ParseUint(u, 10, 32); err == nil {
+		if err := idmap.CheckMapped(plan, "uid", uint32(n)); err != nil {
+			return fmt.Errorf("-u %s: %w", spec, err)
+		}
 	}
-	if !plan.Full {
-		return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: only uid 0 is (single ID map); give your user a range in /etc/subuid and /etc/subgid (see rbox check)", spec, n)
+	if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+		if err := idmap.CheckMapped(plan, "gid", uint32(n)); err != nil {
+			return fmt.Errorf("-u %s: %w", spec, err)
+		}
 	}
-	return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: it maps uids 0-%d", spec, n, idmap.Size(plan.UID)-1)
-}
-
-func lockPersist(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, err)
-	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--persist %q is in use by another rbox sandbox: wait for it or use another directory", dir)
-	}
-	return func() { f.Close() }, nil
+	return nil
 }
 
 // initConfig derives what the init needs from the Spec.
