@@ -45,6 +45,16 @@ type Sandbox struct {
 	cgroupNS bool
 }
 
+// CloneFlags are the namespaces of a sandbox: its own network namespace
+// unless it shares the host's. rbox check clones its try with the same.
+func CloneFlags(newNetwork bool) uintptr {
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if newNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	return uintptr(flags)
+}
+
 // Start clones the init into new namespaces. It waits for Go, which hands
 // it cfg; until then it does nothing.
 func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
@@ -56,10 +66,6 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 
-	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-	if o.NewNetwork {
-		flags |= unix.CLONE_NEWNET
-	}
 	exe := o.Executable
 	if exe == "" {
 		exe = "/proc/self/exe"
@@ -76,7 +82,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		Stderr:     o.Stderr,
 		ExtraFiles: []*os.File{child},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: uintptr(flags),
+			Cloneflags: CloneFlags(o.NewNetwork),
 			// The sandbox must not outlive a SIGKILLed supervisor. Go
 			// threads are not torn down while the process lives, so the
 			// thread-scoped parent-death signal holds for the whole run.
