@@ -7,12 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/slirp"
 )
 
@@ -38,7 +38,7 @@ func Main() {
 	signal.Notify(sigs, forwarded...)
 	signal.Notify(sigs, unix.SIGCHLD)
 
-	fd, err := strconv.Atoi(os.Getenv(syncFDEnv))
+	fd, err := childfd.Lookup(fdSync)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rbox: this is the sandbox init; run rbox exec instead")
 		os.Exit(125)
@@ -67,7 +67,7 @@ func Main() {
 			enterCgroupNS(fd)
 		}
 	}
-	os.Unsetenv(syncFDEnv)
+	os.Unsetenv(childfd.Env)
 	os.Unsetenv(stageEnv)
 	os.Unsetenv("GODEBUG")
 	unix.CloseOnExec(fd)
@@ -98,7 +98,7 @@ func enterCgroupNS(fd int) {
 		fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
 		os.Exit(125)
 	}
-	env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
+	env := []string{childfd.Var(map[string]int{fdSync: fd}), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
 	err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
 	fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec in cgroup namespace: %v\n", err)
 	os.Exit(125)

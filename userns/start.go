@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/idmap"
 )
 
@@ -76,11 +77,10 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		// GODEBUG: Go's container-aware GOMAXPROCS keeps the host's cgroup
 		// files open for the life of the process; the init needs none of
 		// that, and holds no host descriptor it does not have to.
-		Env:        []string{fmt.Sprintf("%s=%d", syncFDEnv, 3), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		Stdin:      o.Stdin,
-		Stdout:     o.Stdout,
-		Stderr:     o.Stderr,
-		ExtraFiles: []*os.File{child},
+		Env:    []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
+		Stdin:  o.Stdin,
+		Stdout: o.Stdout,
+		Stderr: o.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: CloneFlags(o.NewNetwork),
 			// The sandbox must not outlive a SIGKILLed supervisor. Go
@@ -121,6 +121,8 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	var inherit childfd.Table
+	inherit.Add(fdSync, child)
 	if o.SealedCopy {
 		sealed, err := sealedCopy(exe)
 		if err != nil {
@@ -128,11 +130,11 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 			return nil, err
 		}
 		defer sealed.Close()
-		// Descriptor 4 of the child (3 is the sync socket): execve opens
-		// the path before it closes anything.
-		cmd.ExtraFiles = append(cmd.ExtraFiles, sealed)
-		cmd.Path = "/proc/self/fd/4"
+		// The child's own descriptor: execve opens the path before it
+		// closes anything.
+		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", inherit.Add(fdExe, sealed))
 	}
+	inherit.Attach(cmd)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)

@@ -64,14 +64,16 @@ type message struct {
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.
 const maxMessage = 1 << 20
 
-// syncFDEnv names the inherited descriptor of the sync socket in the init;
-// stageEnv says whether it must first wait for its ID map ("map") or can
-// build the sandbox at once ("run").
+// The init's descriptors, by their names in its childfd table: the sync
+// socket, and the sealed copy it was executed from (SealedCopy). stageEnv
+// says whether it must first wait for its ID map ("map") or can build the
+// sandbox at once ("run").
 const (
-	syncFDEnv = "_RBOX_SYNC_FD"
-	stageEnv  = "_RBOX_STAGE"
-	stageMap  = "map"
-	stageRun  = "run"
+	fdSync   = "sync"
+	fdExe    = "exe"
+	stageEnv = "_RBOX_STAGE"
+	stageMap = "map"
+	stageRun = "run"
 )
 
 type channel struct{ f *os.File }
