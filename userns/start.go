@@ -182,6 +182,19 @@ func (s *Sandbox) Go() error {
 	return s.ch.send(message{Type: msgConfig, Config: s.cfg})
 }
 
+// StartWorkload lets the init start the workload once its root is ready.
+// It may come before the init reports "ready" (rbox exec sends it at once,
+// and the init finds it waiting) or any time after, but after Go and
+// PortsPublished. An init that has already ended is no error here: its
+// report is in the socket, for Wait.
+func (s *Sandbox) StartWorkload() error {
+	err := s.ch.send(message{Type: msgStart})
+	if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+		return nil
+	}
+	return err
+}
+
 // PortsPublished tells the init that the host listens on its published
 // ports: it waits for this (Config.Network.Ports) before it pivots, since
 // the port driver's socket is in the host's filesystem.
@@ -220,6 +233,9 @@ func (e *InitError) Error() string { return e.Msg }
 
 // Hooks are called as the init reports progress.
 type Hooks struct {
+	// Ready is called once the init's root is ready and it waits for
+	// StartWorkload.
+	Ready func()
 	// Pty receives the terminal master when the workload has a pty; it
 	// owns the file.
 	Pty func(*os.File)
@@ -229,36 +245,21 @@ type Hooks struct {
 
 // Wait follows the init until it exits.
 func (s *Sandbox) Wait(h Hooks) Result {
-	var res Result
-	exited := false
-	for {
-		m, files, err := s.ch.recv()
-		if err != nil {
-			break
-		}
-		switch m.Type {
-		case msgPty:
-			if len(files) == 1 && h.Pty != nil {
-				h.Pty(files[0])
-				files = nil
-			}
-		case msgStarted:
-			res.WorkloadPid = m.Pid
-			if h.Started != nil {
-				h.Started(m.Pid)
-			}
-		case msgExit:
-			res.Code, exited = m.Code, true
-		case msgError:
-			res.Code, res.Err, exited = m.Code, &InitError{Msg: m.Msg, Code: m.Code}, true
-		}
-		for _, f := range files {
-			f.Close()
-		}
+	first := msgReady
+	if s.cfg.ReapOnly {
+		first = msgExit
+	}
+	res, err := s.ch.follow(h, first)
+	var se *SyncError
+	if errors.As(err, &se) {
+		// The init does not follow the protocol: nothing it says later can
+		// be trusted, and it must not run on.
+		s.cmd.Process.Kill()
+		res.Code, res.Err = 125, err
 	}
 	s.ch.f.Close()
 	werr := s.cmd.Wait()
-	if exited {
+	if err == nil || res.Err != nil {
 		return res
 	}
 	// The init died without a word: killed from outside, or crashed.
