@@ -280,6 +280,12 @@ func Run(spec *Spec, o Options) (int, error) {
 		}
 		debugf("supervisor: ports published")
 	}
+	// rbox exec creates and starts at once: "start" waits in the socket
+	// for the init to reach it, so the exec path pays no round trip.
+	if err := sb.StartWorkload(); err != nil {
+		sb.Kill()
+		return 125, fail(err)
+	}
 	began := time.Now()
 
 	var tty ttyRelay

@@ -316,28 +316,13 @@ func (s *EnterSession) Signal(sig unix.Signal) error {
 // Wait follows the session to its end, calling h as the init reports.
 func (s *EnterSession) Wait(h Hooks) Result {
 	defer s.ch.f.Close()
-	for {
-		m, files, err := s.ch.recv()
-		if err != nil {
-			return Result{Code: 137, Err: &InitError{Msg: "the sandbox ended while the process ran", Code: 137}}
-		}
-		switch m.Type {
-		case msgPty:
-			if len(files) == 1 && h.Pty != nil {
-				h.Pty(files[0])
-				files = nil
-			}
-		case msgStarted:
-			if h.Started != nil {
-				h.Started(m.Pid)
-			}
-		case msgExit:
-			closeAll(files)
-			return Result{Code: m.Code}
-		case msgError:
-			closeAll(files)
-			return Result{Code: m.Code, Err: &InitError{Msg: m.Msg, Code: m.Code}}
-		}
-		closeAll(files)
+	res, err := s.ch.follow(h, msgPty, msgStarted)
+	var se *SyncError
+	switch {
+	case err == nil:
+		return res
+	case errors.As(err, &se):
+		return Result{Code: 125, Err: err}
 	}
+	return Result{Code: 137, Err: &InitError{Msg: "the sandbox ended while the process ran", Code: 137}}
 }

@@ -60,12 +60,7 @@ type execCmd struct {
 func (c *execCmd) run() (int, error) {
 	// A detached supervisor is this same command line run again with a
 	// report pipe (sandbox.Detach); it reports failures there, not here.
-	var report *os.File
-	if v := os.Getenv(sandbox.DetachFDEnv); v != "" {
-		os.Unsetenv(sandbox.DetachFDEnv)
-		fd, _ := strconv.Atoi(v)
-		report = os.NewFile(uintptr(fd), "detach-report")
-	}
+	report := sandbox.DetachReport()
 	start := time.Now()
 	var status sandbox.Status
 	// A detached sandbox's status is written before rbox wait returns.
