@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Drivers.
@@ -79,19 +81,20 @@ func errno(err error) error {
 func Mount(c Config, target string) (string, error) {
 	switch c.Driver {
 	case Kernel:
-		return Kernel, mountKernel(c, target)
+		return Kernel, probe.Wrap(mountKernel(c, target), probe.Overlay)
 	case Fuse:
-		return Fuse, mountFuse(c, target)
+		return Fuse, probe.Wrap(mountFuse(c, target), probe.Fuse)
 	}
 	kerr := mountKernel(c, target)
 	if kerr == nil {
 		return Kernel, nil
 	}
 	if c.FuseOverlayFS == "" {
-		return "", fmt.Errorf("%w; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)", kerr)
+		return "", probe.Wrap(fmt.Errorf("%w; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)", kerr), probe.Overlay, probe.Fuse)
 	}
+	kerr = probe.Wrap(kerr, probe.Overlay)
 	if ferr := mountFuse(c, target); ferr != nil {
-		return "", fmt.Errorf("%w; fallback: %w", kerr, ferr)
+		return "", fmt.Errorf("%w; fallback: %w", kerr, probe.Wrap(ferr, probe.Fuse))
 	}
 	return Fuse, nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Config is the host side of one sandbox's network.
@@ -55,17 +57,17 @@ func Check(c Config) error {
 	}
 	for _, t := range c.Mode.Tools() {
 		if _, err := exec.LookPath(t.Bin); err != nil {
-			return fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, t.Bin, t.Pkg)
+			return probe.Wrap(fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, t.Bin, t.Pkg), probe.Slirp)
 		}
 	}
 	f, err := os.OpenFile(tunDevice, os.O_RDWR, 0)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("--net %s needs %s, which does not exist: as root, modprobe tun; or use --net none or --net host", c.Mode.Kind, tunDevice)
+		return probe.Wrap(fmt.Errorf("--net %s needs %s, which does not exist: as root, modprobe tun; or use --net none or --net host", c.Mode.Kind, tunDevice), probe.Tun)
 	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("--net %s needs %s readable and writable by you, and it is not: as root, chmod 0666 %s (desktop distributions ship it so); or use --net none or --net host", c.Mode.Kind, tunDevice, tunDevice)
+		return probe.Wrap(fmt.Errorf("--net %s needs %s readable and writable by you, and it is not: as root, chmod 0666 %s (desktop distributions ship it so); or use --net none or --net host", c.Mode.Kind, tunDevice, tunDevice), probe.Tun)
 	case err != nil:
-		return fmt.Errorf("--net %s: open %s: %w", c.Mode.Kind, tunDevice, err)
+		return probe.Wrap(fmt.Errorf("--net %s: open %s: %w", c.Mode.Kind, tunDevice, err), probe.Tun)
 	}
 	f.Close()
 	return probePorts(c.Ports)
@@ -191,7 +193,13 @@ func (n *Network) start(pid int) error {
 	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
 	n.cleanup = cleanup
 	if err != nil {
-		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, c.Mode.Helper(), oneLine(err))
+		// The helper's own words are all there is to tell a tun device it
+		// cannot open from any other failure.
+		p := probe.Slirp
+		if strings.Contains(err.Error(), tunDevice) {
+			p = probe.Tun
+		}
+		return probe.Wrap(fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, c.Mode.Helper(), oneLine(err)), p)
 	}
 	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
 	info, err := childInfo(c.Mode)
