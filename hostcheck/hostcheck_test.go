@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,7 +17,6 @@ import (
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/probe"
-	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
 func TestUsernsSysctls(t *testing.T) {
@@ -300,14 +300,14 @@ func TestProbesFor(t *testing.T) {
 }
 
 func TestHint(t *testing.T) {
-	base := &sandbox.ExitError{Code: 125, Err: probe.Wrap(errors.New(`mount rootfs "/img": kernel overlay: fsopen: no such device`), probe.Overlay)}
+	base := &fs.PathError{Op: "mount", Path: "/img", Err: probe.Wrap(errors.New(`kernel overlay: fsopen: no such device`), probe.Overlay)}
 	err := Hint(base)
 	if want := base.Error() + "\nhint: run rbox check (probe overlay)"; err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}
-	var ee *sandbox.ExitError
-	if !errors.As(err, &ee) || ee.Code != 125 {
-		t.Error("the hint hides the exit status")
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		t.Error("the hint hides the chain")
 	}
 	two := Hint(probe.Wrap(errors.New(`mount rootfs "/i": kernel overlay: x; fallback: open /dev/fuse: permission denied`), probe.Overlay, probe.Fuse))
 	if !strings.HasSuffix(two.Error(), "\nhint: run rbox check (probes overlay, fuse)") {

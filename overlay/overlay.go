@@ -35,13 +35,14 @@ type Config struct {
 	FuseOverlayFS string `json:"fuseOverlayfs,omitempty"`
 }
 
-// CheckDriver validates a --overlay value.
+// CheckDriver validates a driver's name. Its error says what to use; the
+// caller names the value and where it came from.
 func CheckDriver(d string) error {
 	switch d {
 	case Auto, Kernel, Fuse:
 		return nil
 	}
-	return fmt.Errorf("invalid --overlay %q: use auto, kernel or fuse", d)
+	return errors.New("use auto, kernel or fuse")
 }
 
 // Prepare creates the writable layer's directories under dir: dir/upper and

@@ -18,7 +18,8 @@ import (
 func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 	set, err := caps.Resolve(s.CapAdd, s.CapDrop)
 	if err != nil {
-		return 0, nil, err
+		// caps still words these with the flags' names.
+		return 0, nil, fieldErr("CapAdd", "", "%w", err)
 	}
 	var p *seccomp.Profile
 	switch s.Seccomp {
@@ -29,17 +30,17 @@ func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 	default:
 		f, err := os.Open(s.Seccomp)
 		if err != nil {
-			return 0, nil, fmt.Errorf("--seccomp %q: %w (use unconfined, default or the path of an OCI seccomp profile)", s.Seccomp, err)
+			return 0, nil, fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q: %w (use unconfined, default or the path of an OCI seccomp profile)", s.Seccomp, err)
 		}
 		defer f.Close()
 		p, err = seccomp.LoadOCI(f)
 		if err != nil {
-			return 0, nil, fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
+			return 0, nil, fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q: %w", s.Seccomp, err)
 		}
 	}
 	f, err := seccomp.Compile(p, seccomp.NativeArch, set.Names())
 	if err != nil {
-		return 0, nil, fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
+		return 0, nil, fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q: %w", s.Seccomp, err)
 	}
 	if err := canStart(f, s.Seccomp); err != nil {
 		return 0, nil, err
@@ -59,10 +60,10 @@ func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 func canStart(f seccomp.Filter, name string) error {
 	ok, err := f.Allows(seccomp.NativeArch, "execve", 0x7ffc00001000, 0x7ffc00002000, 0x7ffc00003000)
 	if err != nil {
-		return fmt.Errorf("--seccomp %q: checking execve: %w", name, err)
+		return fieldErr("Seccomp", name, "{Seccomp} %q: checking execve: %w", name, err)
 	}
 	if !ok {
-		return fmt.Errorf("--seccomp %q denies execve: the workload cannot start", name)
+		return fieldErr("Seccomp", name, "{Seccomp} %q denies execve: the workload cannot start", name)
 	}
 	return nil
 }
@@ -74,10 +75,10 @@ func canStart(f seccomp.Filter, name string) error {
 // SIGSEGV with nothing printed; the warning says why.
 var startCalls = []string{"arch_prctl", "brk", "mmap", "exit_group"}
 
-// seccompWarning names the startCalls f denies, or returns "".
-func seccompWarning(s *Spec, f *seccomp.Filter) string {
+// seccompWarning names the startCalls f denies, or returns nil.
+func seccompWarning(s *Spec, f *seccomp.Filter) *FieldError {
 	if f == nil {
-		return ""
+		return nil
 	}
 	var denied []string
 	for _, name := range startCalls {
@@ -87,9 +88,9 @@ func seccompWarning(s *Spec, f *seccomp.Filter) string {
 		}
 	}
 	if len(denied) == 0 {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("--seccomp %q denies %s: most programs cannot start or exit under it", s.Seccomp, strings.Join(denied, ", "))
+	return fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q denies %s: most programs cannot start or exit under it", s.Seccomp, strings.Join(denied, ", "))
 }
 
 func seccompName(s *Spec, f *seccomp.Filter) string {

@@ -155,14 +155,21 @@ func ParseEnvFile(r io.Reader, name string, lookup func(string) (string, bool)) 
 // CheckUser validates the syntax of -u: UID, UID:GID, NAME or NAME:GROUP.
 // Names are resolved inside the sandbox, against the image's /etc/passwd.
 func CheckUser(s string) error {
+	if !validUser(s) {
+		return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
+	}
+	return nil
+}
+
+func validUser(s string) bool {
 	u, g, hasGroup := strings.Cut(s, ":")
 	if u == "" || (hasGroup && g == "") {
-		return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
+		return false
 	}
 	for _, part := range []string{u, g} {
 		if strings.ContainsAny(part, ":/\x00 \t\n") {
-			return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
+			return false
 		}
 	}
-	return nil
+	return true
 }

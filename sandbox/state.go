@@ -244,7 +244,7 @@ func removeTree(dir string) error {
 func RemoveLayer(dir string, o Options) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	// The layer, not a symlink that names it (it was given to --persist
 	// so, maybe).
@@ -252,21 +252,21 @@ func RemoveLayer(dir string, o Options) error {
 		abs = real
 	}
 	if st, err := os.Stat(filepath.Join(abs, "upper")); err != nil || !st.IsDir() {
-		return fail(fmt.Errorf("%q is not an rbox layer directory (no upper/ inside): refusing to remove it", dir))
+		return fmt.Errorf("%q is not an rbox layer directory (no upper/ inside): refusing to remove it", dir)
 	}
 	// Closed to everyone else before anything is removed, so a removal
 	// that stops half-way (a file of an unmapped ID, a full disk) leaves
 	// no planted setuid file reachable.
 	if err := closeLayer(abs); err != nil {
-		return fail(fmt.Errorf("remove-layer %q: %w", dir, err))
+		return fmt.Errorf("remove-layer %q: %w", dir, err)
 	}
 	if removeTree(abs) == nil {
 		return nil
 	}
-	spec := &Spec{IDMap: IDMapAuto}
-	plan, helpers, err := planIDMap(spec, o)
+	// The fallback's warning is left out: reap says why it cannot go on.
+	plan, helpers, _, err := planIDMap(&Spec{IDMap: IDMapAuto}, HostEnv())
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	return reap([]string{abs}, plan, helpers, o)
 }
@@ -276,23 +276,23 @@ func RemoveLayer(dir string, o Options) error {
 // delete. It builds no sandbox: the init removes them and exits.
 func reap(dirs []string, plan idmap.Plan, helpers idmap.Helpers, o Options) error {
 	if !plan.Full {
-		return fail(fmt.Errorf("cannot remove %q: it holds files of subordinate IDs and you have no subordinate range to map them", dirs[0]))
+		return fmt.Errorf("cannot remove %q: it holds files of subordinate IDs and you have no subordinate range to map them", dirs[0])
 	}
 	cfg := &userns.Config{IDMap: plan, Reap: dirs, ReapOnly: true}
 	sb, err := userns.Start(cfg, userns.StartOptions{Executable: o.Executable, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	if err := idmap.Apply(plan, sb.Pid(), helpers); err != nil {
 		sb.Kill()
-		return fail(fmt.Errorf("write the ID map: %w", err))
+		return fmt.Errorf("write the ID map: %w", err)
 	}
 	if err := sb.Go(); err != nil {
 		sb.Kill()
-		return fail(err)
+		return err
 	}
 	if r := sb.Wait(userns.Hooks{}); r.Err != nil {
-		return &ExitError{Code: r.Code, Err: r.Err}
+		return r.Err
 	}
 	return nil
 }
