@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +22,9 @@ type PullOptions struct {
 	Insecure bool
 	// Progress receives one line per layer (nil: none).
 	Progress io.Writer
+	// Terminal: Progress is a terminal, where a layer being read shows
+	// its bytes as they come, on one line rewritten in place.
+	Terminal bool
 	// Executable is the rbox binary for the unpacker ("" for this one).
 	Executable string
 }
@@ -65,7 +70,7 @@ func (s *Store) Pull(ctx context.Context, r Ref, f *Fetched, o PullOptions) (Rec
 		fmt.Fprintf(o.Progress, "note: %s: layers are stored with their ownership flattened to you (setuid and setgid dropped)\n", h.flatWhy)
 	}
 	for i, l := range f.Layers {
-		if err := s.fetchLayer(ctx, h, l, rec.Layers[i], o.Progress); err != nil {
+		if err := s.fetchLayer(ctx, h, l, rec.Layers[i], o); err != nil {
 			return Record{}, err
 		}
 	}
@@ -107,7 +112,8 @@ func DigestOf(b []byte) string {
 
 // fetchLayer stores one layer unless it is there. Under the layer's lock,
 // what a killed pull of it left in tmp/ is removed first.
-func (s *Store) fetchLayer(ctx context.Context, h *helper, l Layer, diffID string, progress io.Writer) error {
+func (s *Store) fetchLayer(ctx context.Context, h *helper, l Layer, diffID string, o PullOptions) error {
+	progress := o.Progress
 	hx, _ := hexOf(diffID)
 	lk, err := s.lock(hx, false, false)
 	if err != nil {
@@ -129,7 +135,12 @@ func (s *Store) fetchLayer(ctx context.Context, h *helper, l Layer, diffID strin
 		return err
 	}
 	start := time.Now()
-	info, err := s.unpackLayer(ctx, h, l, diffID, tmp)
+	var live *meter
+	if o.Terminal && progress != nil {
+		live = startMeter(progress, short)
+	}
+	info, err := s.unpackLayer(ctx, h, l, diffID, tmp, live)
+	live.stop()
 	if err != nil {
 		if rerr := h.remove(tmp); rerr != nil {
 			return fmt.Errorf("%w (and %v)", err, rerr)
@@ -155,7 +166,7 @@ func (s *Store) fetchLayer(ctx context.Context, h *helper, l Layer, diffID strin
 
 // unpackLayer streams the uncompressed layer to the unpacker, hashing it
 // on the way; the layer counts only if the digest matched.
-func (s *Store) unpackLayer(ctx context.Context, h *helper, l Layer, diffID, dir string) (LayerInfo, error) {
+func (s *Store) unpackLayer(ctx context.Context, h *helper, l Layer, diffID, dir string, live *meter) (LayerInfo, error) {
 	short := diffID[:19]
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -179,7 +190,11 @@ func (s *Store) unpackLayer(ctx context.Context, h *helper, l Layer, diffID, dir
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	defer stop()
 	sum := sha256.New()
-	_, cerr := io.Copy(stdin, io.TeeReader(rc, sum))
+	var src io.Reader = io.TeeReader(rc, sum)
+	if live != nil {
+		src = io.TeeReader(src, live)
+	}
+	_, cerr := io.Copy(stdin, src)
 	stdin.Close()
 	werr := cmd.Wait()
 	if werr != nil {
@@ -218,3 +233,43 @@ func humanSize(n int64) string {
 }
 
 var errNotFound = errors.New("no such image in the store")
+
+// meter shows the bytes of the layer being read on a terminal line.
+type meter struct {
+	n    atomic.Int64
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startMeter(w io.Writer, name string) *meter {
+	m := &meter{done: make(chan struct{})}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "\r\033[K%s %s", name, humanSize(m.n.Load()))
+			}
+		}
+	}()
+	return m
+}
+
+func (m *meter) Write(b []byte) (int, error) {
+	m.n.Add(int64(len(b)))
+	return len(b), nil
+}
+
+func (m *meter) stop() {
+	if m == nil {
+		return
+	}
+	close(m.done)
+	m.wg.Wait()
+}

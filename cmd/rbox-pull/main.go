@@ -13,6 +13,7 @@ import (
 	"os/signal"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/rbox-sandbox/rbox/image"
 	"github.com/rbox-sandbox/rbox/image/fetch"
@@ -65,7 +66,7 @@ func pull(rbox string, insecure bool, arg string) error {
 	if err != nil {
 		return err
 	}
-	rec, err := s.Pull(ctx, r, f, image.PullOptions{Progress: os.Stderr, Executable: rbox})
+	rec, err := s.Pull(ctx, r, f, image.PullOptions{Progress: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())), Executable: rbox})
 	if err != nil {
 		return err
 	}
