@@ -159,3 +159,42 @@ func ago(t time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02 15:04")
 }
+
+func (pullCmd) Help() string {
+	return `Fetches an image into the layer store ($XDG_DATA_HOME/rbox/images, by
+default ~/.local/share/rbox/images). Layers are unpacked in a user
+namespace with your subordinate IDs, so a file of uid 1000 in the image
+belongs to the host uid that rbox exec -u 1000 runs as. Credentials come
+from ~/.docker/config.json, $REGISTRY_AUTH_FILE and
+$XDG_RUNTIME_DIR/containers/auth.json. Plain HTTP only with
+--tls-verify=false, whatever the registry's address.
+
+Examples:
+  rbox pull alpine:3.20                          # docker.io/library/alpine:3.20
+  rbox pull --tls-verify=false 127.0.0.1:5000/app:dev
+  rbox pull oci:./layout:v1                      # an OCI image layout
+  rbox pull oci-archive:img.tar                  # a tar of one
+  rbox pull docker-archive:saved.tar:app:latest  # docker save / podman save`
+}
+
+func (imagesCmd) Help() string {
+	return `Examples:
+  rbox images
+  rbox images --json | jq -r '.[].ref'`
+}
+
+func (rmiCmd) Help() string {
+	return `Examples:
+  rbox rmi alpine:3.20                # as pulled: docker.io/library/alpine:3.20
+  rbox rmi oci:./layout:v1`
+}
+
+func (imageCmd) Help() string {
+	return `Examples:
+  rbox image prune      # layers no image uses, what interrupted pulls left`
+}
+
+func (imagePruneCmd) Help() string {
+	return `Examples:
+  rbox image prune`
+}
