@@ -75,7 +75,7 @@ func planEntry(h *tar.Header, flat bool) (entry, error) {
 	switch h.Typeflag {
 	case tar.TypeDir:
 		e.kind = kDir
-	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives still use '\x00'
+	case tar.TypeReg: // the reader reports old archives' '\x00' as TypeReg
 		e.kind = kFile
 	case tar.TypeSymlink:
 		e.kind, e.link = kSymlink, h.Linkname

@@ -48,7 +48,7 @@ func HelperMain(args []string) int {
 			}
 		}
 	default:
-		err = fmt.Errorf("usage: %s unpack DIR flat|mapped USER | rm PATH...", HelperArg)
+		err = fmt.Errorf("usage: %s unpack DIR flat|mapped USER, or %s rm PATH [PATH]", HelperArg, HelperArg)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
