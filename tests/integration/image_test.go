@@ -403,3 +403,41 @@ func TestImageHostileLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestImageExec runs the test image: its config applied, its layers as
+// overlay lower directories, under kernel overlay and fuse-overlayfs.
+func TestImageExec(t *testing.T) {
+	dir, _ := layoutImage(t)
+	ref := "oci:" + dir + ":v1"
+	s := newStore(t)
+	r := s.rbox(t, "exec", "--net", "none", "--pull=never", "--image", ref)
+	if r.code != 125 || !strings.Contains(r.stderr, "--pull=never") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("--pull=never of a missing image:\n%s", r)
+	}
+	// Pulled as it is missing; Entrypoint and Cmd as docker joins them.
+	r = ok2(t, s.rbox(t, "exec", "--net", "none", "--image", ref))
+	if r.stdout != "from cmd\n" || !strings.Contains(r.stderr, "unpacked") {
+		t.Errorf("exec --image with the image's command:\n%s", r)
+	}
+	if out := ok(t, s.rbox(t, "exec", "--net", "none", "--image", ref, "--", "args", "given")); out != "args given\n" {
+		t.Errorf("arguments replace Cmd: %q", out)
+	}
+	if !hasFullMap() {
+		return
+	}
+	script := `id -u; id -g; pwd; echo "$IMG $E2"; stat -c '%a %u:%g %h' /special/suid /special/owned; ` +
+		`stat -c %F /special/fifo; stat -c %a /special; ls /olddir; ls /etc/gone 2>&1 || true; echo hi > /tmp/w && cat /tmp/w`
+	want := "1000\n1000\n/special\n2 e2\n4755 0:0 1\n644 1000:1000 2\nfifo\n555\nnew\nls: /etc/gone: No such file or directory\nhi\n"
+	for _, driver := range []string{"kernel", "fuse"} {
+		t.Run(driver, func(t *testing.T) {
+			if driver == "fuse" {
+				_, err := exec.LookPath("fuse-overlayfs")
+				need(t, err == nil, "fuse-overlayfs is not installed")
+			}
+			r := s.rbox(t, "exec", "--net", "none", "--overlay", driver, "-e", "IMG=2", "-e", "E2=e2", "--entrypoint", "/bin/sh", "--image", ref, "--", "-c", script)
+			if out := ok(t, r); out != want {
+				t.Errorf("inside the image:\n%s\nwant:\n%s", out, want)
+			}
+		})
+	}
+}
