@@ -37,14 +37,15 @@ type Plan struct {
 	Warnings []*FieldError `json:"-"`
 }
 
-// Root is where the sandbox's root comes from. Today it has one kind: an
-// image directory (Dir), the read-only lower layer of an overlay whose
-// writable layer the supervisor prepares. The image store's list of
-// layers (lowest first, each a lower of the same overlay) and an OCI
-// bundle's root used as is (no overlay) take their places here beside it,
-// exactly one of the three set.
+// Root is where the sandbox's root comes from: the read-only lower
+// layers of an overlay whose writable layer the supervisor prepares.
+// Dir is an image directory, or with Layers (an image's layer
+// directories from the store, uppermost first) the uppermost of them.
+// An OCI bundle's root used as is (no overlay) takes its place here
+// beside them, as a field of its own.
 type Root struct {
-	Dir string `json:"dir"`
+	Dir    string   `json:"dir"`
+	Layers []string `json:"layers,omitempty"`
 }
 
 // Env is what Plan reads of the host besides the paths the Spec names.
@@ -136,7 +137,7 @@ func planRoot(s *Spec) (Root, error) {
 		return Root{}, fieldErr("Rootfs", s.Rootfs, "rootfs %q is not a directory: point {Rootfs} at an unpacked image directory", s.Rootfs)
 	}
 	s.Rootfs = abs
-	return Root{Dir: abs}, nil
+	return Root{Dir: abs, Layers: s.Layers}, nil
 }
 
 // planVolume makes a volume's host path absolute and refuses one that is

@@ -307,7 +307,7 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	if err := os.Mkdir(merged, 0o700); err != nil {
 		return "", overlay.Config{}, err
 	}
-	c := overlay.Config{Lower: s.p.Root.Dir, Upper: upper, Work: work, Driver: spec.Overlay}
+	c := overlay.Config{Lower: s.p.Root.Dir, Lowers: s.p.Root.Layers, Upper: upper, Work: work, Driver: spec.Overlay}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		c.FuseOverlayFS = p
 	}

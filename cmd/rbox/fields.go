@@ -41,6 +41,7 @@ var specFlags = map[string]string{
 	"CgroupManager": "--cgroup-manager",
 	"Stats":         "--stats",
 	"Debug":         "--debug",
+	"Layers":        "--image",
 }
 
 func flagOf(field string) string {
