@@ -5,14 +5,15 @@ import (
 	"strings"
 
 	"github.com/rbox-sandbox/rbox/idmap"
+	"github.com/rbox-sandbox/rbox/state"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
 // initConfig derives what the init needs from the Spec.
-func initConfig(spec *Spec, st *boxState, plan idmap.Plan) *userns.Config {
+func initConfig(spec *Spec, st *state.Box, plan idmap.Plan) *userns.Config {
 	hostname := spec.Hostname
 	if hostname == "" {
-		hostname = st.name
+		hostname = st.Name
 	}
 	cfg := &userns.Config{
 		Args:          spec.Args,
@@ -25,9 +26,9 @@ func initConfig(spec *Spec, st *boxState, plan idmap.Plan) *userns.Config {
 		ReadOnly:      spec.ReadOnly,
 		AllowNewPrivs: spec.AllowNewPrivs,
 		IDMap:         plan,
-		Reap:          st.staleDirs(),
+		Reap:          st.StaleDirs(),
 		Debug:         spec.Debug,
-		EnterSocket:   enterSocket(st.dir),
+		EnterSocket:   enterSocket(st.Dir),
 	}
 	if cfg.Cwd == "" {
 		cfg.Cwd = "/"

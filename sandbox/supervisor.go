@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,8 +68,8 @@ type supervisor struct {
 	epoch int64
 	undo  cleanup
 
-	st      *boxState
-	meta    *Meta
+	st      *state.Box
+	meta    *state.Meta
 	cgm     cgroupv2.Manager
 	cg      *cgroupv2.Cgroup
 	nw      *slirp.Network
@@ -140,7 +141,7 @@ func (s *supervisor) run() (int, error) {
 	}
 
 	st := s.st
-	s.debugf("supervisor: state %s, id map %s", st.dir, mapName(p.IDMap))
+	s.debugf("supervisor: state %s, id map %s", st.Dir, mapName(p.IDMap))
 	cfg := initConfig(spec, st, p.IDMap)
 	cfg.Epoch = s.epoch
 	cfg.Caps, cfg.Seccomp = p.Caps, p.Seccomp
@@ -148,7 +149,7 @@ func (s *supervisor) run() (int, error) {
 	cfg.Rootfs = rootfs
 	cfg.Merged = merged
 	cfg.Cgroup = s.cgm != nil
-	if spec.Tty && !st.keep {
+	if spec.Tty && !st.Keep {
 		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Rows, cfg.Cols = ws.Row, ws.Col
 		}
@@ -170,7 +171,7 @@ func (s *supervisor) run() (int, error) {
 	if s.meta.InitStart, err = state.ProcStart(s.meta.InitPid); err != nil {
 		return exitFailure, fmt.Errorf("read the init's start time: %w", err)
 	}
-	if err := writeMeta(st.dir, s.meta); err != nil {
+	if err := state.WriteMeta(st.Dir, s.meta); err != nil {
 		return exitFailure, err
 	}
 	if p.IDMap.Full {
@@ -183,7 +184,7 @@ func (s *supervisor) run() (int, error) {
 	// sandbox runs, and its cgroup namespace will be rooted there.
 	if s.cgm != nil {
 		s.undo.push(func() { destroyCgroup(s.cgm, s.cg, o.StateRoot, s.o.Stderr) })
-		if s.cg, err = createCgroup(s.cgm, spec, st.id, sb.Pid()); err != nil {
+		if s.cg, err = createCgroup(s.cgm, spec, st.ID, sb.Pid()); err != nil {
 			return exitFailure, err
 		}
 		s.debugf("supervisor: cgroup %s", s.cg.Path())
@@ -191,7 +192,7 @@ func (s *supervisor) run() (int, error) {
 	// The user-mode network: its helper against the init's pid, while the
 	// init waits; the init configures its side before it pivots.
 	if p.Net.UserMode() {
-		netCfg.StateDir = st.dir
+		netCfg.StateDir = st.Dir
 		netCfg.Log = io.Discard
 		if spec.Debug {
 			netCfg.Log = s.o.Stderr
@@ -232,18 +233,22 @@ func (s *supervisor) run() (int, error) {
 // undo writes the outcome of a kept sandbox and removes the rest.
 func (s *supervisor) openState() error {
 	o, spec := s.o, s.spec
-	st, err := newState(o.StateRoot, spec.Name)
+	st, err := state.NewBox(o.StateRoot, spec.Name)
+	var inUse *state.NameInUseError
+	if errors.As(err, &inUse) {
+		return fieldErr("Name", spec.Name, "the name %q is in use by sandbox %s: pick another {Name}, or rbox rm %s once it has exited", inUse.Name, inUse.ID, inUse.Name)
+	}
 	if err != nil {
 		return err
 	}
 	s.st = st
-	st.keep = o.Detached != nil
+	st.Keep = o.Detached != nil
 	if o.Status != nil {
-		o.Status.Name, o.Status.ID = st.name, st.id
+		o.Status.Name, o.Status.ID = st.Name, st.ID
 	}
-	s.meta = &Meta{
-		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
-		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
+	s.meta = &state.Meta{
+		ID: st.ID, Name: st.Name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
+		Detached: st.Keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: state.Running,
 	}
 	for _, p := range spec.Ports {
 		s.meta.Ports = append(s.meta.Ports, p.String())
@@ -251,25 +256,25 @@ func (s *supervisor) openState() error {
 	s.undo.push(func() {
 		// A detached sandbox whose workload never started is not kept:
 		// the failure went to the user who asked for it.
-		if st.keep && !s.started.Load() {
-			st.keep = false
+		if st.Keep && !s.started.Load() {
+			st.Keep = false
 		}
-		if st.keep {
+		if st.Keep {
 			if o.Status != nil && o.Status.Done != nil {
 				o.Status.Done(s.code)
 			}
 			code := s.code
-			s.meta.Status, s.meta.ExitCode, s.meta.Finished = StatusExited, &code, time.Now()
-			writeMeta(st.dir, s.meta)
+			s.meta.Status, s.meta.ExitCode, s.meta.Finished = state.Exited, &code, time.Now()
+			state.WriteMeta(st.Dir, s.meta)
 		}
-		st.release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
+		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
 	})
 	if s.meta.SupervisorStart, err = state.ProcStart(s.meta.SupervisorPid); err != nil {
 		return fmt.Errorf("read the supervisor's start time: %w", err)
 	}
-	if st.keep {
+	if st.Keep {
 		// From here on everything the sandbox and we print goes to its log.
-		log, err := os.OpenFile(filepath.Join(st.dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+		log, err := os.OpenFile(filepath.Join(st.Dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return err
 		}
@@ -283,14 +288,14 @@ func (s *supervisor) openState() error {
 // locked --persist directory) and the overlay's mount point.
 func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	spec, st := s.spec, s.st
-	spaceDir := st.dir
+	spaceDir := st.Dir
 	if spec.Persist != "" {
 		spaceDir = spec.Persist
 	}
 	if err := checkLayerSpace(spaceDir, spec.Persist != ""); err != nil {
 		return "", overlay.Config{}, err
 	}
-	layerDir := st.layer()
+	layerDir := st.Layer()
 	if spec.Persist != "" {
 		unlock, err := lockPersist(spec.Persist)
 		if err != nil {
@@ -303,7 +308,7 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	if err != nil {
 		return "", overlay.Config{}, err
 	}
-	merged := filepath.Join(st.layer(), "merged")
+	merged := filepath.Join(st.Layer(), "merged")
 	if err := os.Mkdir(merged, 0o700); err != nil {
 		return "", overlay.Config{}, err
 	}
@@ -330,7 +335,7 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 					o.Status.WorkloadStarted = time.Now()
 				}
 				if o.Detached != nil {
-					reportDetached(o.Detached, s.st.name, 0, nil)
+					reportDetached(o.Detached, s.st.Name, 0, nil)
 				}
 			},
 		})
