@@ -33,12 +33,10 @@ func Enter(root, ref string, e *EnterSpec, o Options) (int, error) {
 		return 125, errors.New("no command given: rbox enter NAME -- CMD [ARGS...]")
 	}
 	if e.Cwd != "" && !filepath.IsAbs(e.Cwd) {
-		return 125, fmt.Errorf("-w %q: the working directory must be an absolute path inside the sandbox", e.Cwd)
+		return 125, fieldErr("Cwd", e.Cwd, "{Cwd} %q: the working directory must be an absolute path inside the sandbox", e.Cwd)
 	}
-	if e.User != "" {
-		if err := CheckUser(e.User); err != nil {
-			return 125, err
-		}
+	if e.User != "" && !validUser(e.User) {
+		return 125, fieldErr("User", e.User, "invalid {User} %q: use UID[:GID] or NAME[:GROUP]", e.User)
 	}
 	i, err := Find(root, ref)
 	if err != nil {

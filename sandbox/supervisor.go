@@ -116,7 +116,7 @@ func (s *supervisor) run() (int, error) {
 		netCfg.Executable = "/proc/self/exe"
 	}
 	if err := slirp.Check(netCfg); err != nil {
-		return exitFailure, err
+		return exitFailure, netError(spec, p.Net, err)
 	}
 
 	// The cgroup manager is picked before anything exists, so a host
@@ -198,7 +198,7 @@ func (s *supervisor) run() (int, error) {
 			netCfg.Log = s.o.Stderr
 		}
 		if s.nw, err = slirp.Start(netCfg, sb.Pid()); err != nil {
-			return exitFailure, err
+			return exitFailure, netError(spec, p.Net, err)
 		}
 		s.undo.push(func() { s.nw.Close() })
 		cfg.Network = s.nw.Child()
@@ -214,7 +214,7 @@ func (s *supervisor) run() (int, error) {
 	}
 	if s.nw != nil && len(spec.Ports) > 0 {
 		if err := s.nw.Publish(); err != nil {
-			return exitFailure, err
+			return exitFailure, netError(spec, p.Net, err)
 		}
 		if err := sb.PortsPublished(); err != nil {
 			return exitFailure, err
@@ -391,4 +391,21 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 			return code, r.Err
 		}
 	}
+}
+
+// netError words a failure of the user-mode network by the field it
+// comes from: a published port, or the network mode.
+func netError(spec *Spec, mode slirp.Mode, err error) error {
+	var pe *slirp.PortError
+	var me *slirp.MissingError
+	var nr *slirp.NotRunningError
+	switch {
+	case errors.As(err, &pe):
+		return fieldErr("Ports", pe.Port.String(), "{Ports} %s: %w", pe.Port, err)
+	case errors.As(err, &me):
+		return fieldErr("Net", spec.Net, "{Net} %s %w; or use {Net} none or {Net} host", mode.Kind, err)
+	case errors.As(err, &nr):
+		return fieldErr("Net", spec.Net, "{Net} %s: %w (run with {Debug} to see its output)", mode.Kind, err)
+	}
+	return fieldErr("Net", spec.Net, "{Net} %s: %w", mode.Kind, err)
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/idmap"
@@ -157,6 +158,22 @@ func validName(n string) bool {
 		c := n[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || c != '-' && c != '_' && c != '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validUser accepts the forms of a user: UID, UID:GID, NAME or
+// NAME:GROUP. Names are resolved inside the sandbox, against the image's
+// /etc/passwd.
+func validUser(s string) bool {
+	u, g, hasGroup := strings.Cut(s, ":")
+	if u == "" || (hasGroup && g == "") {
+		return false
+	}
+	for _, part := range []string{u, g} {
+		if strings.ContainsAny(part, ":/\x00 \t\n") {
 			return false
 		}
 	}

@@ -286,3 +286,14 @@ func TestWorkloadEnv(t *testing.T) {
 		t.Errorf("no TERM without -t: got %q", got)
 	}
 }
+
+func TestValidUser(t *testing.T) {
+	for in, valid := range map[string]bool{
+		"1000": true, "1000:1000": true, "user": true, "user:group": true,
+		"": false, ":1": false, "a:": false, "a:b:c": false, "a b": false,
+	} {
+		if validUser(in) != valid {
+			t.Errorf("validUser(%q) = %v", in, !valid)
+		}
+	}
+}

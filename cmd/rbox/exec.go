@@ -154,7 +154,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		if err != nil {
 			return nil, err
 		}
-		env, err := sandbox.ParseEnvFile(r, f, os.LookupEnv)
+		env, err := parseEnvFile(r, f, os.LookupEnv)
 		r.Close()
 		if err != nil {
 			return nil, err
@@ -162,7 +162,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		s.Env = append(s.Env, env...)
 	}
 	for _, e := range c.Env {
-		kv, ok, err := sandbox.ParseEnv(e, os.LookupEnv)
+		kv, ok, err := parseEnv(e, os.LookupEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -174,14 +174,14 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		s.Env = lastWins(s.Env)
 	}
 	for _, v := range c.Volume {
-		vol, err := sandbox.ParseVolume(v)
+		vol, err := parseVolume(v)
 		if err != nil {
 			return nil, err
 		}
 		s.Volumes = append(s.Volumes, vol)
 	}
 	for _, t := range c.Tmpfs {
-		tm, err := sandbox.ParseTmpfs(t)
+		tm, err := parseTmpfs(t)
 		if err != nil {
 			return nil, err
 		}

@@ -79,6 +79,7 @@ func run(args []string) int {
 		return exitFailure
 	}
 	code, err := dispatch(ctx)
+	err = flagError(err)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 	}
