@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
@@ -148,5 +149,14 @@ func TestFlagError(t *testing.T) {
 	plain := errors.New("x")
 	if flagError(plain) != plain || flagError(nil) != nil {
 		t.Error("an error without a FieldError must come back as it was")
+	}
+}
+
+// rbox __supervise is not a command: without the job descriptor it says
+// so and fails, touching nothing.
+func TestSuperviseWithoutJob(t *testing.T) {
+	t.Setenv(childfd.Env, "")
+	if code := supervise(); code != exitFailure {
+		t.Errorf("supervise without a job: %d, want %d", code, exitFailure)
 	}
 }
