@@ -7,7 +7,7 @@ BIN := bin/rbox
 ROOTFS := testdata/rootfs
 FUZZTIME ?= 20s
 
-.PHONY: help build test unit integration demo testdata lint fuzz bench bench-smoke vmtest provision clean
+.PHONY: help build test unit integration demo testdata testdata-debian lint fuzz bench bench-smoke vmtest provision clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ testdata: $(ROOTFS)/bin/busybox ## build the busybox rootfs in testdata/rootfs (
 $(ROOTFS)/bin/busybox: testdata/mkrootfs.sh
 	@if [ "$$(id -u)" = 0 ]; then scripts/provision.sh packages; fi
 	sh testdata/mkrootfs.sh $(ROOTFS)
+
+testdata-debian: ## as root: a root-owned minbase Debian in testdata/debian, cached (debootstrap from the host's apt mirror)
+	tests/vm/vm.sh rootfs testdata/debian
 
 demo: ## run rbox on the bundled busybox rootfs (as root on a fresh machine: provisions and runs as a test user)
 	@scripts/demo.sh
@@ -63,4 +66,4 @@ provision: ## as root: install packages, create the test users, open /dev/net/tu
 	scripts/provision.sh
 
 clean: ## remove built binaries and the generated rootfs
-	rm -rf bin $(ROOTFS) testdata/vm
+	rm -rf bin $(ROOTFS) testdata/vm testdata/debian testdata/debian.log

@@ -195,6 +195,16 @@ func Run(spec *Spec, o Options) (int, error) {
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
 	}
+	if cfg.Rootfs.Generated, err = generatedLayer(filepath.Join(st.layer(), "gen"), spec, cfg.Files); err != nil {
+		return 125, fail(err)
+	} else if cfg.Rootfs.Generated != "" {
+		cfg.Files = nil
+	}
+	if line, err := chooseOverlay(&cfg.Rootfs, spec, plan); err != nil {
+		return 125, fail(err)
+	} else if line != "" {
+		fmt.Fprintf(o.Stderr, "rbox: %s\n", line)
+	}
 	cfg.Merged = merged
 	cfg.Cgroup = cgm != nil
 	if spec.Tty && !st.keep {
@@ -259,7 +269,13 @@ func Run(spec *Spec, o Options) (int, error) {
 		netDied = nw.Died()
 		cfg.Network = nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
-		cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644})
+		resolv := userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644}
+		if cfg.Rootfs.Generated == "" {
+			cfg.Files = append(cfg.Files, resolv)
+		} else if err := writeGenerated(cfg.Rootfs.Generated, resolv.Path, resolv.Content); err != nil {
+			sb.Kill()
+			return 125, fail(err)
+		}
 		debugf("supervisor: network %s up (%s, pid %d)", mode, mode.Helper(), nw.HelperPid())
 	}
 	sigs := make(chan os.Signal, 16)
