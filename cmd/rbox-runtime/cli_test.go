@@ -115,7 +115,7 @@ func TestEngineArgv(t *testing.T) {
 		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, "create: not implemented yet"},
 		{"conmon create, systemd", []string{"--systemd-cgroup", "--root", root, "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "new1"}, "", 1, "create: not implemented yet"},
 		{"conmon create, ID in use", []string{"--root", root, "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "c1"}, "", 1, `create: container "c1" already exists`},
-		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: not implemented yet: joining container "c1"`},
+		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--preserve-fds", "2", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: not implemented yet: joining container "c1"`},
 		{"containerd create", append(r, "--log", log, "--log-format", "json", "--rootless=true", "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "--no-pivot", "--no-new-keyring", "--detach", "--preserve-fds", "2", "new2"), "", 1, "create: not implemented yet"},
 		{"containerd state", append(r, "--log", log, "--log-format", "json", "state", "c1"), "", 0, `"status": "created"`},
 		{"containerd ps json", append(r, "ps", "--format", "json", "c1"), "", 0, "[" + itoa(c1.Process.Pid) + "]"},
