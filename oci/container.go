@@ -22,7 +22,8 @@ type Record struct {
 	OCIVersion string               `json:"ociVersion"`
 	ID         string               `json:"id"`
 	Bundle     string               `json:"bundle"`
-	Status     specs.ContainerState `json:"status"` // as last written: creating, created or running
+	Rootfs     string               `json:"rootfs,omitempty"` // the Bundle's Root.Path
+	Status     specs.ContainerState `json:"status"`           // as last written: creating, created or running
 	Pid        int                  `json:"pid,omitempty"`
 	// PidStart is the start time of Pid (state.ProcStart): a pid that is
 	// reused by another process is not the container's.

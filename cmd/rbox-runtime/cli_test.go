@@ -118,6 +118,7 @@ func TestEngineArgv(t *testing.T) {
 		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--preserve-fds", "2", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: not implemented yet: joining container "c1"`},
 		{"containerd create", append(r, "--log", log, "--log-format", "json", "--rootless=true", "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "--no-pivot", "--no-new-keyring", "--detach", "--preserve-fds", "2", "new2"), "", 1, "create: not implemented yet"},
 		{"containerd state", append(r, "--log", log, "--log-format", "json", "state", "c1"), "", 0, `"status": "created"`},
+		{"state has runc's created", append(r, "state", "c1"), "", 0, `"created": "20`},
 		{"containerd ps json", append(r, "ps", "--format", "json", "c1"), "", 0, "[" + itoa(c1.Process.Pid) + "]"},
 		{"containerd ps table", append(r, "ps", "--format", "table", "c1", "-ef"), "", 0, "PID"},
 		{"containerd exec", append(r, "exec", "--process", proc, "--console-socket", filepath.Join(tmp, "sock"), "--detach", "--pid-file", filepath.Join(tmp, "pid"), "c1"), "", 1, "exec: not implemented yet"},

@@ -126,7 +126,14 @@ func runState(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(r.State(), "", "  ")
+	// The spec's state, plus the two fields runc adds that go-runc's
+	// Container reads (rootfs, created).
+	out := struct {
+		specs.State
+		Rootfs  string    `json:"rootfs,omitempty"`
+		Created time.Time `json:"created"`
+	}{r.State(), r.Rootfs, r.Created}
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
 	}
