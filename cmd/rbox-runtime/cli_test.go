@@ -84,9 +84,10 @@ func bundle(t *testing.T, terminal bool) string {
 //     [--force] ID, exec --process F [--console-socket S] [--detach]
 //     [--pid-file P] ID, ps --format json ID, ps --format table ID ARGS,
 //     update --resources - ID, pause ID, resume ID, --version.
-//   - CRI-O internal/oci/runtime_oci.go: --root R [--systemd-cgroup]
-//     before kill ID SIG, exec --process F ID in the foreground, update
-//     --resources - ID, delete --force ID.
+//   - CRI-O internal/oci/runtime_oci.go: --root R before kill ID SIG,
+//     kill ID KILL, kill -a ID NUM, exec --process F ID in the
+//     foreground, state ID, pause ID, resume ID, delete --force ID; conmon
+//     gets --runtime-arg --root=R and -s (--systemd-cgroup).
 func TestEngineArgv(t *testing.T) {
 	tmp := t.TempDir()
 	xdg := filepath.Join(tmp, "xdg")
@@ -126,7 +127,8 @@ func TestEngineArgv(t *testing.T) {
 		{"containerd pause", append(r, "pause", "c1"), "", 1, `pause: cannot pause container "c1": it is created, not running`},
 		{"containerd resume", append(r, "resume", "c1"), "", 1, `resume: cannot resume container "c1": it is created, not paused`},
 		{"crio exec in the foreground", append(r, "--systemd-cgroup", "exec", "--process", proc, "c1"), "", 1, "exec: not implemented yet"},
-		{"crio kill by name", append(r, "kill", "c2", "0"), "", 0, ""},
+		{"crio kill of the stop signal", append(r, "kill", "c2", "0"), "", 0, ""},
+		{"crio kill -a", append(r, "kill", "-a", "c2", "0"), "", 0, ""},
 		{"crio update, bad resources", append(r, "update", "--resources", "-", "c2"), `{"pids": {"limit": "x"}}`, 1, `update: --resources "-": resources.pids.limit: cannot be a JSON string`},
 		{"podman start", []string{"start", "c1"}, "", 1, `start: container "c1" does not exist`}, // not in XDG_RUNTIME_DIR
 		{"start of a created container", append(r, "start", "c1"), "", 1, `start: not implemented yet: container "c1" cannot be released yet`},
