@@ -12,9 +12,10 @@ FUZZTIME ?= 20s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/rbox and bin/rbox-pull (static, trimmed paths)
+build: ## build bin/rbox, bin/rbox-pull and bin/rbox-runtime (static, trimmed paths)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rbox
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)-pull ./cmd/rbox-pull
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/rbox-runtime ./cmd/rbox-runtime
 
 testdata: $(ROOTFS)/bin/busybox ## build the busybox rootfs in testdata/rootfs (no root needed)
 

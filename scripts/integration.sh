@@ -50,7 +50,7 @@ CGO_ENABLED=0 $GO test -c -o "$stage/integration.test" ./tests/integration
 CGO_ENABLED=0 $GO test -c -o "$stage/attack.test" ./tests/attack
 CGO_ENABLED=0 $GO test -c -o "$stage/caps.test" ./caps
 CGO_ENABLED=0 $GO test -c -o "$stage/seccomp.test" ./seccomp
-cp bin/rbox bin/rbox-pull "$stage/"
+cp bin/rbox bin/rbox-pull bin/rbox-runtime "$stage/"
 cp testdata/mkrootfs.sh "$stage/"
 chmod 0755 "$stage"/*
 # The image belongs to the test user, as a user's own image would.
