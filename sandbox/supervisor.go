@@ -147,6 +147,16 @@ func (s *supervisor) run() (int, error) {
 	cfg.Caps, cfg.Seccomp = p.Caps, p.Seccomp
 	s.debugf("supervisor: capabilities [%s], seccomp %s", p.Caps, seccompName(spec, p.Seccomp))
 	cfg.Rootfs = rootfs
+	if cfg.Rootfs.Generated, err = generatedLayer(filepath.Join(st.Layer(), "gen"), spec, cfg.Files); err != nil {
+		return exitFailure, err
+	} else if cfg.Rootfs.Generated != "" {
+		cfg.Files = nil
+	}
+	if line, err := chooseOverlay(&cfg.Rootfs, spec, p.IDMap); err != nil {
+		return exitFailure, err
+	} else if line != "" {
+		fmt.Fprintf(o.Stderr, "rbox: %s\n", line)
+	}
 	cfg.Merged = merged
 	cfg.Cgroup = s.cgm != nil
 	if spec.Tty && !st.Keep {
@@ -203,7 +213,12 @@ func (s *supervisor) run() (int, error) {
 		s.undo.push(func() { s.nw.Close() })
 		cfg.Network = s.nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
-		cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644})
+		resolv := userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644}
+		if cfg.Rootfs.Generated == "" {
+			cfg.Files = append(cfg.Files, resolv)
+		} else if err := writeGenerated(cfg.Rootfs.Generated, resolv.Path, resolv.Content); err != nil {
+			return exitFailure, err
+		}
 		s.debugf("supervisor: network %s up (%s, pid %d)", p.Net, p.Net.Helper(), s.nw.HelperPid())
 	}
 	sigs := make(chan os.Signal, 16)

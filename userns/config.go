@@ -73,7 +73,10 @@ type Mount struct {
 	Mode string `json:"mode,omitempty"`
 }
 
-// File is written into the sandbox's writable layer before the pivot.
+// File is written into the sandbox's writable layer before the pivot. The
+// supervisor puts the generated /etc files in a lower layer of their own
+// (overlay.Config.Generated) instead; only a --persist layer, or an image
+// whose /etc is not a directory, gets them this way.
 type File struct {
 	Path    string `json:"path"`
 	Content string `json:"content"`
