@@ -72,6 +72,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
+	if w := readOnlyWarning(spec, capSet); w != "" {
+		fmt.Fprintln(o.Stderr, w)
+	}
 	plan, helpers, err := planIDMap(spec, o)
 	if err != nil {
 		return 125, fail(err)
