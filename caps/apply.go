@@ -35,7 +35,16 @@ func ApplyToThread(set Set) error { return apply(set, 0) }
 // unless set has them). The switch away from uid 0 then clears permitted
 // and effective, so the workload holds none of them.
 func ApplyToThreadBeforeSetuid(set Set) error {
-	return apply(set, 1<<unix.CAP_SETUID|1<<unix.CAP_SETGID)
+	return ApplyToThreadBeforeExec(set, 0)
+}
+
+// ApplyToThreadBeforeExec is ApplyToThreadBeforeSetuid that also keeps
+// extra in permitted and effective, for what else the forked child does
+// before its execve (CAP_SYS_ADMIN for unshare(CLONE_NEWCGROUP)). execve
+// then recomputes the sets: root gets the bounding set, which is set, so
+// extra ends with the execve unless set has it.
+func ApplyToThreadBeforeExec(set, extra Set) error {
+	return apply(set, extra|1<<unix.CAP_SETUID|1<<unix.CAP_SETGID)
 }
 
 func apply(set, keep Set) error {

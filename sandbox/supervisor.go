@@ -192,7 +192,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		Executable: o.Executable,
 		NewNetwork: spec.Net != NetHost,
 		SealedCopy: needSealedCopy(capSet, o.Executable),
-		CgroupNS:   cgm != nil,
+		Cgroup:     cgm != nil,
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
@@ -220,6 +220,7 @@ func Run(spec *Spec, o Options) (int, error) {
 			sb.Kill()
 			return 125, fail(err)
 		}
+		cfg.CgroupLeaf = cg.Workload()
 		debugf("supervisor: cgroup %s", cg.Path())
 	}
 	// The user-mode network: its helper against the init's pid, while the
@@ -268,6 +269,11 @@ func Run(spec *Spec, o Options) (int, error) {
 	go func() {
 		res <- sb.Wait(userns.Hooks{
 			Pty: func(m *os.File) { tty.start(m, o) },
+			Exited: func() {
+				if cg != nil {
+					cg.WorkloadEnded()
+				}
+			},
 			Started: func(int) {
 				started.Store(true)
 				if o.Status != nil {

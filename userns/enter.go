@@ -243,6 +243,7 @@ func startEntered(cfg *Config, req *EnterRequest, stdio []*os.File, ch channel, 
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	}
+	intoCgroupLeaf(cmd.SysProcAttr)
 	pid, status, err := kids.start(func() (int, error) {
 		return spawn(cmd, func() error { return restrictThread(&ecfg) })
 	})

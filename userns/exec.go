@@ -57,6 +57,7 @@ func startWorkload(cfg *Config, st *rootState, ch channel) (int, error) {
 		// TIOCSTI on it fails (bubblewrap's CVE-2017-5226).
 		cmd.SysProcAttr.Setsid = true
 	}
+	intoCgroupLeaf(cmd.SysProcAttr)
 	pid, err := spawn(cmd, func() error { return restrictThread(cfg) })
 	var ee *exitError
 	if errors.As(err, &ee) {

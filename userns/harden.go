@@ -125,7 +125,7 @@ func restrictThread(cfg *Config) error {
 			return err
 		}
 	}
-	if err := caps.ApplyToThreadBeforeSetuid(cfg.Caps); err != nil {
+	if err := caps.ApplyToThreadBeforeExec(cfg.Caps, childCaps(cfg)); err != nil {
 		return err
 	}
 	if !cfg.AllowNewPrivs {

@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -63,9 +61,6 @@ func Main() {
 			// The supervisor went away before mapping us: nothing was built.
 			os.Exit(125)
 		}
-		if m.CgroupNS {
-			enterCgroupNS(fd)
-		}
 	}
 	os.Unsetenv(syncFDEnv)
 	os.Unsetenv(stageEnv)
@@ -77,31 +72,6 @@ func Main() {
 		os.Exit(125)
 	}
 	os.Exit(run(m.Config, ch, sigs))
-}
-
-// enterCgroupNS puts the init in a new cgroup namespace rooted at its
-// current cgroup, the one the supervisor made for the sandbox: inside,
-// /proc/self/cgroup reads "0::/" and a cgroup2 mount shows that subtree
-// alone. unshare(2) changes the calling thread only, and a Go process has
-// several, so the thread that unshared executes the init again: execve
-// keeps the caller's namespaces for the whole new process. It needs
-// CAP_SYS_ADMIN in the user namespace: the ambient capabilities give it
-// before the map, the map itself after. This second execve costs a few
-// milliseconds, paid only by a sandbox with limits.
-func enterCgroupNS(fd int) {
-	runtime.LockOSThread() // never unlocked: the thread ends in execve
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		fmt.Fprintf(os.Stderr, "rbox: sandbox init: new cgroup namespace: %v\n", err)
-		os.Exit(125)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
-		os.Exit(125)
-	}
-	env := []string{syncFDEnv + "=" + strconv.Itoa(fd), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
-	err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
-	fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec in cgroup namespace: %v\n", err)
-	os.Exit(125)
 }
 
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {
@@ -125,6 +95,9 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		debugf(cfg, "init: %v", rerr)
 	}
 
+	if err := openCgroupLeaf(cfg); err != nil {
+		return report(ch, err)
+	}
 	enterFD := -1
 	if cfg.EnterSocket != "" {
 		fd, err := listenEnter(cfg.EnterSocket)
@@ -141,9 +114,6 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		return report(ch, err)
 	}
 	debugf(cfg, "init: root ready")
-	if cfg.Cgroup {
-		spareThreads(spareMs)
-	}
 	w, err := startWorkload(cfg, st, ch)
 	if err != nil {
 		return report(ch, err)
@@ -174,6 +144,12 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	// when PID 1 exits, but first: we still have cleaning to do.
 	killAll()
 	ch.send(message{Type: msgExit, Code: code})
+	if cfg.Cgroup {
+		// The supervisor reads the workload's leaf, which lives only as
+		// long as this process keeps the systemd scope populated, and
+		// hangs up when it is done.
+		<-hangup
+	}
 	return code
 }
 
@@ -206,34 +182,6 @@ func setupNetwork(cfg *Config, ch channel) error {
 	}
 	debugf(cfg, "init: ports published")
 	return nil
-}
-
-// spareMs is how many idle OS threads the init keeps for the Go runtime.
-const spareMs = 4
-
-// spareThreads makes the Go runtime create n more OS threads now and keep
-// them idle. Under --pids-limit a workload can take every pid the cgroup
-// has (a fork bomb does), and the init's threads count there too; when the
-// runtime then needs a thread (a goroutine blocking in a syscall hands its
-// P to another thread) and clone fails, it aborts the whole init ("fatal
-// error: newosproc"), measured in the VM in 2 of 5 fork bombs. Threads that
-// exist before the workload starts are reused instead: each locked
-// goroutine below needs a thread of its own, and a thread whose goroutine
-// unlocked and returned goes to the runtime's idle list for good.
-func spareThreads(n int) {
-	var ready sync.WaitGroup
-	release := make(chan struct{})
-	ready.Add(n)
-	for range n {
-		go func() {
-			runtime.LockOSThread()
-			ready.Done()
-			<-release
-			runtime.UnlockOSThread()
-		}()
-	}
-	ready.Wait()
-	close(release)
 }
 
 // report sends a setup failure to the supervisor, which prints it once.

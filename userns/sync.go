@@ -16,10 +16,8 @@ import (
 //	supervisor                              init (PID 1, waiting)
 //	    │   newuidmap + newgidmap <pid>        │ (stage "map": ambient caps,
 //	    │   [network, cgroup against <pid>]    │  unmapped)
-//	    │── go {cgroupns} ───────────────────▶ │ mapped: now root of the
-//	    │                                      │ namespace [cgroupns: unshare
-//	    │                                      │ it on one thread, execve
-//	    │                                      │ from there]
+//	    │── go ──────────────────────────────▶ │ mapped: now root of the
+//	    │                                      │ namespace [and in its cgroup]
 //	    │── config {Config} ─────────────────▶ │ [network: address, route;
 //	    │   [-p: listen on the host ports]     │  -p: serve the port driver's
 //	    │── ports ───────────────────────────▶ │  child side, wait for ports]
@@ -28,7 +26,8 @@ import (
 //	    │◀──────────────────── started {pid} ─ │ workload running
 //	    │   forward signals (kill)             │ reap, forward to workload
 //	    │◀─────────────────── exit {code} ──── │ or error {msg, code}
-//	    │   wait(init), clean up               ▼ exit(code)
+//	    │   [cgroup: read the workload's leaf] │ [cgroup: wait for EOF]
+//	    │   hang up, wait(init), clean up      ▼ exit(code)
 //
 // With a single map the Go runtime writes the map before the init's execve,
 // so the init starts in stage "run" and there is no "go" - unless the
@@ -56,9 +55,6 @@ type message struct {
 	// Enter and Signal are for enter sessions (enter.go).
 	Enter  *EnterRequest `json:"enter,omitempty"`
 	Signal int           `json:"signal,omitempty"`
-	// CgroupNS, on "go": enter a new cgroup namespace, rooted at the
-	// cgroup the supervisor has just moved the init into.
-	CgroupNS bool `json:"cgroupns,omitempty"`
 }
 
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.
