@@ -26,28 +26,9 @@ import (
 //
 // The thread needs CAP_SETPCAP to shrink the bounding set, so the order
 // matters: bounding first, capset second (which may drop CAP_SETPCAP).
-func ApplyToThread(set Set) error { return apply(set, 0) }
+func ApplyToThread(set Set) error { return apply(set) }
 
-// ApplyToThreadBeforeSetuid is ApplyToThread for a workload that will run
-// as a non-zero uid, started with SysProcAttr.Credential: the forked child
-// switches ids itself and needs CAP_SETUID and CAP_SETGID for it, so those
-// two stay in permitted and effective (not in bounding,
-// unless set has them). The switch away from uid 0 then clears permitted
-// and effective, so the workload holds none of them.
-func ApplyToThreadBeforeSetuid(set Set) error {
-	return ApplyToThreadBeforeExec(set, 0)
-}
-
-// ApplyToThreadBeforeExec is ApplyToThreadBeforeSetuid that also keeps
-// extra in permitted and effective, for what else the forked child does
-// before its execve (CAP_SYS_ADMIN for unshare(CLONE_NEWCGROUP)). execve
-// then recomputes the sets: root gets the bounding set, which is set, so
-// extra ends with the execve unless set has it.
-func ApplyToThreadBeforeExec(set, extra Set) error {
-	return apply(set, extra|1<<unix.CAP_SETUID|1<<unix.CAP_SETGID)
-}
-
-func apply(set, keep Set) error {
+func apply(set Set) error {
 	for n := 0; n <= Last; n++ {
 		if set.Has(n) {
 			continue
@@ -60,13 +41,7 @@ func apply(set, keep Set) error {
 		}
 	}
 
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	// Version 3 takes two 32-bit words per set: capabilities 0-31, then 32-63.
-	var data [2]unix.CapUserData
-	for i := range data {
-		kept := uint32((set | keep) >> (32 * i))
-		data[i] = unix.CapUserData{Effective: kept, Permitted: kept}
-	}
+	hdr, data := CapsetData(set)
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("set capabilities to [%s]: %w", set, err)
 	}
@@ -77,4 +52,17 @@ func apply(set, keep Set) error {
 		return fmt.Errorf("clear the ambient capability set: %w", err)
 	}
 	return nil
+}
+
+// CapsetData is what capset(2) takes to make set the permitted and
+// effective sets and to empty the inheritable set.
+func CapsetData(set Set) (unix.CapUserHeader, [2]unix.CapUserData) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	// Version 3 takes two 32-bit words per set: capabilities 0-31, then 32-63.
+	var data [2]unix.CapUserData
+	for i := range data {
+		w := uint32(set >> (32 * i))
+		data[i] = unix.CapUserData{Effective: w, Permitted: w}
+	}
+	return hdr, data
 }

@@ -30,17 +30,13 @@ func TestMain(m *testing.M) {
 // lines, then execs a shell from the same thread to show what a workload
 // started from it holds.
 func helper(arg string) int {
-	apply := ApplyToThread
-	if rest, ok := strings.CutPrefix(arg, "setuid:"); ok {
-		apply, arg = ApplyToThreadBeforeSetuid, rest
-	}
 	set, err := strconv.ParseUint(arg, 16, 64)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	runtime.LockOSThread()
-	if err := apply(Set(set)); err != nil {
+	if err := ApplyToThread(Set(set)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
@@ -87,24 +83,18 @@ func TestApplyToThreadInUserNamespace(t *testing.T) {
 	}
 	known := kernelCaps(t)
 	for _, tc := range []struct {
-		name   string
-		set    Set
-		setuid bool // ApplyToThreadBeforeSetuid
+		name string
+		set  Set
 	}{
-		{"before setuid", mustParse(t, "CHOWN"), true},
-		{"before setuid, none", 0, true},
-		{"podman default", Default(), false},
-		{"two", mustParse(t, "CHOWN", "KILL"), false},
-		{"above 31", mustParse(t, "SYS_ADMIN", "BPF", "CHECKPOINT_RESTORE"), false},
-		{"none", 0, false},
-		{"all", All, false},
+		{"podman default", Default()},
+		{"two", mustParse(t, "CHOWN", "KILL")},
+		{"above 31", mustParse(t, "SYS_ADMIN", "BPF", "CHECKPOINT_RESTORE")},
+		{"none", 0},
+		{"all", All},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("/proc/self/exe")
 			arg := strconv.FormatUint(uint64(tc.set), 16)
-			if tc.setuid {
-				arg = "setuid:" + arg
-			}
 			cmd.Env = append(os.Environ(), helperEnv+"="+arg)
 			cmd.SysProcAttr = &syscall.SysProcAttr{
 				Cloneflags:  syscall.CLONE_NEWUSER,
@@ -124,9 +114,6 @@ func TestApplyToThreadInUserNamespace(t *testing.T) {
 			want := tc.set & known
 			for _, f := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd"} {
 				wantThread, wantExe := want, want
-				if tc.setuid && (f == "CapPrm" || f == "CapEff") {
-					wantThread |= mustParse(t, "SETUID", "SETGID")
-				}
 				if f == "CapInh" { // always empty: CVE-2022-24769
 					wantThread, wantExe = 0, 0
 				}

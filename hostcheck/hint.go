@@ -18,6 +18,10 @@ func ProbesFor(err error) []string {
 	msg := err.Error()
 	has := func(s string) bool { return strings.Contains(msg, s) }
 	switch {
+	case has("is not mapped in the sandbox"):
+		// -u of an unmapped ID: the line names the fix (and the probe)
+		// itself; it is not the host's fault.
+		return nil
 	case errors.Is(err, cgroupv2.ErrUnavailable):
 		return []string{"cgroup", "systemd", "controllers"}
 	case has("cgroup limits need") && has("not delegated"):

@@ -7,10 +7,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-)
 
-// The namespaces rbox exec creates with its defaults (--net none).
-const execCloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+	"github.com/rbox-sandbox/rbox/userns"
+)
 
 // sysctlFix is how root sets a sysctl now and at every boot.
 func sysctlFix(key, value string) string {
@@ -79,7 +78,8 @@ func probeUserns(ctx context.Context, h *Host) Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
-	if err := runHelper(h.helper(ctx, execCloneFlags, true, "userns")); err != nil {
+	// The namespaces rbox exec creates with its defaults (--net none).
+	if err := runHelper(h.helper(ctx, userns.CloneFlags(true), true, "userns")); err != nil {
 		return fail(name, usernsErrnoFix(err), "a test sandbox's namespaces (user, mount, pid, uts, ipc, net) could not be created: %v", err)
 	}
 	return ok(name, "%s; a test sandbox's namespaces were created", allowed)

@@ -127,3 +127,20 @@ func helperArgs(pid int, ms []Mapping) []string {
 	}
 	return args
 }
+
+// CheckMapped says, in one line with the fix, why the container ID id of
+// kind ("uid" or "gid") is not mapped by p; nil when it is.
+func CheckMapped(p Plan, kind string, id uint32) error {
+	ms := p.UID
+	if kind == "gid" {
+		ms = p.GID
+	}
+	if Contains(ms, id) {
+		return nil
+	}
+	if !p.Full {
+		return fmt.Errorf("%s %d is not mapped in the sandbox: only %s 0 is (single ID map); use 0, or give your user ranges in /etc/subuid and /etc/subgid (rbox check, probe subuid, says how)", kind, id, kind)
+	}
+	n := Size(ms)
+	return fmt.Errorf("%s %d is not mapped in the sandbox, which maps %ss 0-%d: use a %s below %d", kind, id, kind, n-1, kind, n)
+}

@@ -54,15 +54,24 @@ func Prepare(dir, lower string) (upper, work string, err error) {
 	}
 	if err := os.Mkdir(upper, 0o700); err == nil {
 		if err := os.Chmod(upper, st.Mode().Perm()|st.Mode()&os.ModeSticky); err != nil {
-			return "", "", fmt.Errorf("chmod %q: %w", upper, err)
+			return "", "", fmt.Errorf("chmod %q: %w", upper, errno(err))
 		}
 	} else if !errors.Is(err, os.ErrExist) {
-		return "", "", fmt.Errorf("create %q: %w", upper, err)
+		return "", "", fmt.Errorf("create %q: %w", upper, errno(err))
 	}
 	if err := os.Mkdir(work, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", "", fmt.Errorf("create %q: %w", work, err)
+		return "", "", fmt.Errorf("create %q: %w", work, errno(err))
 	}
 	return upper, work, nil
+}
+
+// errno drops the path of a path error whose path the message names.
+func errno(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Mount mounts the overlay on target and returns the driver that did it.

@@ -3,10 +3,8 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/state"
 )
 
 // The sandbox's cgroup, on the host side. The supervisor picks the manager
@@ -101,12 +100,7 @@ func lockHeld(root, id string) bool {
 	if strings.ContainsAny(id, "/\x00") {
 		return true // not one of our ids: leave it alone
 	}
-	f, err := os.OpenFile(filepath.Join(root, id+".lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return !errors.Is(err, os.ErrNotExist)
-	}
-	defer f.Close()
-	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil
+	return state.LockHeld(filepath.Join(root, id+".lock"))
 }
 
 // reportCgroup reads what happened in the cgroup once the sandbox ended:

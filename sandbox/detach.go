@@ -7,11 +7,25 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/rbox-sandbox/rbox/childfd"
 )
 
-// DetachFDEnv names the descriptor on which a detached supervisor reports
-// how its start went.
-const DetachFDEnv = "_RBOX_DETACH_FD"
+// fdDetach names, in a detached supervisor's childfd table, the pipe on
+// which it reports how its start went.
+const fdDetach = "detach"
+
+// DetachReport is the report pipe when this process is a detached
+// supervisor (started by Detach), or nil. It takes the table out of our
+// environment, so no child of ours inherits it.
+func DetachReport() *os.File {
+	f, err := childfd.File(fdDetach)
+	os.Unsetenv(childfd.Env)
+	if err != nil {
+		return nil
+	}
+	return f
+}
 
 type detachReport struct {
 	Name  string `json:"name,omitempty"`
@@ -54,9 +68,10 @@ func Detach(argv []string) (string, error) {
 	}
 	defer null.Close()
 	cmd := exec.Command("/proc/self/exe", argv...)
-	cmd.Env = append(os.Environ(), DetachFDEnv+"=3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	cmd.ExtraFiles = []*os.File{w}
+	var fds childfd.Table
+	fds.Add(fdDetach, w)
+	fds.Attach(cmd)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rbox-sandbox/rbox/state"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
@@ -46,7 +47,17 @@ func Enter(root, ref string, e *EnterSpec, o Options) (int, error) {
 	if !i.Running {
 		return 125, fail(fmt.Errorf("sandbox %q has exited (status %d): nothing to enter; rbox ps lists running ones", i.Name, *i.ExitCode))
 	}
-	sess, err := userns.DialEnter(enterSocket(i.dir))
+	// The init is pinned while we dial, so that the peer's pid is the
+	// recorded process and not a reuse of its number.
+	pfd, err := state.OpenProcess(i.InitPid, i.InitStart, "init")
+	if err != nil {
+		return 125, fail(fmt.Errorf("sandbox %q: %w", i.Name, err))
+	}
+	sess, err := userns.DialEnter(enterSocket(i.dir), i.InitPid)
+	unix.Close(pfd)
+	if errors.Is(err, userns.ErrNotInit) {
+		return 125, fail(fmt.Errorf("sandbox %q: refusing to enter: %w", i.Name, err))
+	}
 	if err != nil {
 		return 125, fail(fmt.Errorf("sandbox %q does not answer on %s (%v): it is starting or ending", i.Name, enterSocket(i.dir), err))
 	}

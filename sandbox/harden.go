@@ -41,7 +41,55 @@ func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
 	}
+	if err := canStart(f, s.Seccomp); err != nil {
+		return 0, nil, err
+	}
 	return set, &f, nil
+}
+
+// canStart refuses a filter that would stop the workload's own execve.
+// The init installs the filter in the forked child as its last step
+// before execve (userns/forkexec.go), so execve is the one call rbox makes
+// under it; a filter that refuses it can start nothing, and the run
+// would end in an unexplained exec failure. The arguments are pointers
+// as a process passes them. What the program then calls (the dynamic
+// loader's mmap, libc's exit_group, futex, execveat for fexecve) is the
+// profile author's business, as in runc and crun: a workload that the
+// profile breaks fails under it like any other refused call.
+func canStart(f seccomp.Filter, name string) error {
+	ok, err := f.Allows(seccomp.NativeArch, "execve", 0x7ffc00001000, 0x7ffc00002000, 0x7ffc00003000)
+	if err != nil {
+		return fmt.Errorf("--seccomp %q: checking execve: %w", name, err)
+	}
+	if !ok {
+		return fmt.Errorf("--seccomp %q denies execve: the workload cannot start", name)
+	}
+	return nil
+}
+
+// startCalls are calls nearly every program makes before main or at its
+// end: the C library's TLS setup (amd64), its first allocations and
+// exit_group. A profile denying one of them passes canStart, since the
+// execve goes through, but the program then dies at once, often by
+// SIGSEGV with nothing printed; the warning says why.
+var startCalls = []string{"arch_prctl", "brk", "mmap", "exit_group"}
+
+// seccompWarning names the startCalls f denies, or returns "".
+func seccompWarning(s *Spec, f *seccomp.Filter) string {
+	if f == nil {
+		return ""
+	}
+	var denied []string
+	for _, name := range startCalls {
+		// An error: a call the architecture does not have (arch_prctl on arm64).
+		if ok, err := f.Allows(seccomp.NativeArch, name, 0, 0, 0, 0, 0, 0); err == nil && !ok {
+			denied = append(denied, name)
+		}
+	}
+	if len(denied) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("--seccomp %q denies %s: most programs cannot start or exit under it", s.Seccomp, strings.Join(denied, ", "))
 }
 
 func seccompName(s *Spec, f *seccomp.Filter) string {

@@ -14,7 +14,17 @@ func TestHardening(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["nope"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
 	good := filepath.Join(dir, "good.json")
-	os.WriteFile(good, []byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644)
+	os.WriteFile(good, []byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group","execve"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644)
+	profile := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	errnoAll := profile("errno-all.json", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}`)
+	killExec := profile("kill-execve.json", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_KILL_PROCESS"}]}`)
+	traceExec := profile("trace-execve.json", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_TRACE"}]}`)
+	logExec := profile("log-execve.json", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve"],"action":"SCMP_ACT_LOG"}]}`)
+	noExecveat := profile("no-execveat.json", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execveat","futex","mkdir"],"action":"SCMP_ACT_ERRNO"}]}`)
 	for _, tc := range []struct {
 		name       string
 		spec       Spec
@@ -29,6 +39,11 @@ func TestHardening(t *testing.T) {
 		{name: "drop all add one", spec: Spec{CapDrop: []string{"ALL"}, CapAdd: []string{"net_raw"}}, caps: 1 << 13},
 		{name: "unknown cap", spec: Spec{CapAdd: []string{"CAP_WIZARD"}}, err: `unknown capability "CAP_WIZARD" in --cap-add`},
 		{name: "contradiction", spec: Spec{CapAdd: []string{"ALL"}, CapDrop: []string{"ALL"}}, err: "contradict"},
+		{name: "errno everything", spec: Spec{Seccomp: errnoAll}, err: `--seccomp "` + errnoAll + `" denies execve: the workload cannot start`},
+		{name: "kills execve", spec: Spec{Seccomp: killExec}, err: "denies execve"},
+		{name: "traces execve", spec: Spec{Seccomp: traceExec}, err: "denies execve"},
+		{name: "logs execve", spec: Spec{Seccomp: logExec}, caps: caps.Default()},
+		{name: "execveat, futex denied", spec: Spec{Seccomp: noExecveat}, caps: caps.Default()},
 		{name: "missing file", spec: Spec{Seccomp: filepath.Join(dir, "nope.json")}, err: "nope.json"},
 		{name: "bad profile", spec: Spec{Seccomp: bad}, err: `--seccomp "` + bad + `": seccomp profile: syscalls[0].names[0]: unknown syscall "nope"`},
 	} {
@@ -74,5 +89,35 @@ func TestReadOnlyWarning(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSeccompWarning(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		profile, want string
+	}{
+		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","futex"],"action":"SCMP_ACT_ERRNO"}]}`, ""},
+		{`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["exit_group"],"action":"SCMP_ACT_ERRNO"}]}`, `denies exit_group: most programs cannot start or exit under it`},
+		{`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ALLOW"}]}`, `brk, mmap, exit_group: most`},
+	} {
+		p := filepath.Join(dir, "p.json")
+		os.WriteFile(p, []byte(tc.profile), 0o644)
+		s := &Spec{Seccomp: p}
+		_, f, err := hardening(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := seccompWarning(s, f)
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: warning %q, want %q", tc.profile, got, tc.want)
+		}
+	}
+	if w := seccompWarning(&Spec{}, nil); w != "" {
+		t.Errorf("unconfined: warning %q", w)
+	}
+	_, f, _ := hardening(&Spec{})
+	if w := seccompWarning(&Spec{}, f); w != "" {
+		t.Errorf("the default profile: warning %q", w)
 	}
 }

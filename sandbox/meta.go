@@ -18,19 +18,23 @@ const (
 // supervisor writes it to ROOT/ID/meta.json when the workload starts and
 // when it ends.
 type Meta struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Command       []string  `json:"command"`
-	Rootfs        string    `json:"rootfs"`
-	Net           string    `json:"net"`
-	Ports         []string  `json:"ports,omitempty"`
-	Detached      bool      `json:"detached,omitempty"`
-	SupervisorPid int       `json:"supervisorPid"`
-	InitPid       int       `json:"initPid,omitempty"`
-	Created       time.Time `json:"created"`
-	Status        string    `json:"status"`
-	ExitCode      *int      `json:"exitCode,omitempty"`
-	Finished      time.Time `json:"finished,omitzero"`
+	ID            string   `json:"id"`
+	Name          string   `json:"name"`
+	Command       []string `json:"command"`
+	Rootfs        string   `json:"rootfs"`
+	Net           string   `json:"net"`
+	Ports         []string `json:"ports,omitempty"`
+	Detached      bool     `json:"detached,omitempty"`
+	SupervisorPid int      `json:"supervisorPid"`
+	// The start times (state.ProcStart) make each pid name one process:
+	// nothing is signalled whose start time does not match.
+	SupervisorStart uint64    `json:"supervisorStart,omitempty"`
+	InitPid         int       `json:"initPid,omitempty"`
+	InitStart       uint64    `json:"initStart,omitempty"`
+	Created         time.Time `json:"created"`
+	Status          string    `json:"status"`
+	ExitCode        *int      `json:"exitCode,omitempty"`
+	Finished        time.Time `json:"finished,omitzero"`
 }
 
 func metaPath(dir string) string { return filepath.Join(dir, "meta.json") }

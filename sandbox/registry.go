@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/state"
 )
 
 // Info is a sandbox as rbox ps shows it.
@@ -28,25 +30,20 @@ func (i *Info) LogPath() string { return filepath.Join(i.dir, "log") }
 
 // running tells whether the supervisor of the sandbox in dir still holds
 // its lock.
-func running(dir string) bool {
-	f, err := os.Open(dir + ".lock")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil
-}
+func running(dir string) bool { return state.LockHeld(dir + ".lock") }
 
 // List returns every sandbox of the user: running ones and detached ones
 // that exited. A sandbox whose supervisor is gone without recording an
-// exit (it was killed) is removed here and never listed.
+// exit (it was killed) is removed here and never listed, as is a lock
+// left without its directory or meta.json by a supervisor killed while it
+// started.
 func List(root string) ([]*Info, error) {
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	if err := ensureRoot(root); err != nil {
+		return nil, err
 	}
+	entries, err := os.ReadDir(root)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", root, err)
+		return nil, fmt.Errorf("read %q: %w", root, err)
 	}
 	var out []*Info
 	for _, e := range entries {
@@ -57,7 +54,13 @@ func List(root string) ([]*Info, error) {
 		dir := filepath.Join(root, id)
 		m, err := readMeta(dir)
 		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && !running(dir) {
+				removeDead(root, dir)
+			}
 			continue // starting, or not a sandbox we can describe
+		}
+		if m.ID != id {
+			continue // not written by the supervisor of this directory
 		}
 		info := &Info{Meta: *m, Running: running(dir), dir: dir}
 		if !info.Running && info.Status != StatusExited {
@@ -122,15 +125,16 @@ func Kill(root, ref string, sig unix.Signal) error {
 	if !i.Running {
 		return fmt.Errorf("sandbox %q has exited (status %d): nothing to signal", i.Name, *i.ExitCode)
 	}
-	// A pidfd pins the process: the supervisor cannot exit and its pid be
-	// reused between the check and the signal.
-	target, what := i.SupervisorPid, "supervisor"
+	// A pidfd pins the process, and its start time proves it is the one
+	// recorded: a pid that was reused, or one meta.json names without
+	// being our supervisor, is never signalled.
+	target, start, what := i.SupervisorPid, i.SupervisorStart, "supervisor"
 	if sig == unix.SIGKILL || sig == unix.SIGSTOP {
-		target, what = i.InitPid, "init"
+		target, start, what = i.InitPid, i.InitStart, "init"
 	}
-	pfd, err := unix.PidfdOpen(target, 0)
+	pfd, err := state.OpenProcess(target, start, what)
 	if err != nil {
-		return fmt.Errorf("sandbox %q: %s %d: %w", i.Name, what, target, err)
+		return fmt.Errorf("sandbox %q: %w", i.Name, err)
 	}
 	defer unix.Close(pfd)
 	if !running(i.dir) {

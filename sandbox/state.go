@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/idmap"
+	"github.com/rbox-sandbox/rbox/state"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
@@ -26,7 +26,7 @@ import (
 // created with O_TMPFILE, locked, and only then linked into place, so no
 // other rbox ever sees it unlocked while its owner lives.
 
-type state struct {
+type boxState struct {
 	root string
 	id   string
 	name string
@@ -46,27 +46,20 @@ type staleDir struct {
 	lock *os.File
 }
 
-// ensureRoot creates the per-user state root, refusing one that another
-// user could have prepared for us (a classic /tmp attack).
+// ensureRoot opens the state root the one safe way (see state.OpenRoot),
+// whoever resolved it.
 func ensureRoot(root string) error {
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return fmt.Errorf("create state directory %q: %w", root, err)
-	}
-	st, err := os.Lstat(root)
+	f, err := state.OpenRoot(root, os.Getuid())
 	if err != nil {
-		return fmt.Errorf("state directory %q: %w", root, err)
+		return err
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !st.IsDir() || !ok || int(sys.Uid) != os.Getuid() || st.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("state directory %q is not a private directory of yours (want owner uid %d, mode 0700): remove it", root, os.Getuid())
-	}
-	return nil
+	return f.Close()
 }
 
 // layer is the directory of the writable layer and the mount point.
-func (s *state) layer() string { return filepath.Join(s.dir, "layer") }
+func (s *boxState) layer() string { return filepath.Join(s.dir, "layer") }
 
-func newState(root, name string) (*state, error) {
+func newState(root, name string) (*boxState, error) {
 	if err := ensureRoot(root); err != nil {
 		return nil, err
 	}
@@ -76,7 +69,7 @@ func newState(root, name string) (*state, error) {
 	if _, err := unix.Getrandom(b, 0); err != nil {
 		return nil, fmt.Errorf("random sandbox id: %w", err)
 	}
-	s := &state{root: root, id: hex.EncodeToString(b)}
+	s := &boxState{root: root, id: hex.EncodeToString(b)}
 	s.dir = filepath.Join(root, s.id)
 	s.name = name
 	if s.name == "" {
@@ -113,7 +106,7 @@ func newState(root, name string) (*state, error) {
 
 // collectStale removes what killed supervisors left behind. What the host
 // user cannot delete is kept locked for the init to remove.
-func (s *state) collectStale(root string) {
+func (s *boxState) collectStale(root string) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return
@@ -146,7 +139,7 @@ func (s *state) collectStale(root string) {
 }
 
 // staleDirs are the directories the init should remove.
-func (s *state) staleDirs() []string {
+func (s *boxState) staleDirs() []string {
 	var out []string
 	for _, d := range s.stale {
 		out = append(out, d.dir)
@@ -158,7 +151,7 @@ func (s *state) staleDirs() []string {
 // gave to subordinate IDs cannot be deleted by the host user: reap deletes
 // them as mapped root, in a user namespace of their own. If even that
 // fails, the lock file stays for the next run to find unlocked.
-func (s *state) release(reap func([]string) error) {
+func (s *boxState) release(reap func([]string) error) {
 	for _, d := range s.stale {
 		if removeTree(d.dir) == nil {
 			forget(s.root, d.dir, d.lock)
@@ -253,8 +246,19 @@ func RemoveLayer(dir string, o Options) error {
 	if err != nil {
 		return fail(err)
 	}
+	// The layer, not a symlink that names it (it was given to --persist
+	// so, maybe).
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
 	if st, err := os.Stat(filepath.Join(abs, "upper")); err != nil || !st.IsDir() {
 		return fail(fmt.Errorf("%q is not an rbox layer directory (no upper/ inside): refusing to remove it", dir))
+	}
+	// Closed to everyone else before anything is removed, so a removal
+	// that stops half-way (a file of an unmapped ID, a full disk) leaves
+	// no planted setuid file reachable.
+	if err := closeLayer(abs); err != nil {
+		return fail(fmt.Errorf("remove-layer %q: %w", dir, err))
 	}
 	if removeTree(abs) == nil {
 		return nil

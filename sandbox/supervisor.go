@@ -21,6 +21,7 @@ import (
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/slirp"
+	"github.com/rbox-sandbox/rbox/state"
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
@@ -75,6 +76,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	if w := readOnlyWarning(spec, capSet); w != "" {
 		fmt.Fprintln(o.Stderr, w)
 	}
+	if w := seccompWarning(spec, filter); w != "" {
+		fmt.Fprintf(o.Stderr, "rbox: warning: %s\n", w)
+	}
 	plan, helpers, err := planIDMap(spec, o)
 	if err != nil {
 		return 125, fail(err)
@@ -83,6 +87,9 @@ func Run(spec *Spec, o Options) (int, error) {
 		if err := checkNumericUser(spec.User, plan); err != nil {
 			return 125, fail(err)
 		}
+	}
+	if err := checkRootfsReadable(spec.Rootfs, plan); err != nil {
+		return 125, fail(err)
 	}
 
 	// The network's helpers, the tun device and the host ports are checked
@@ -122,6 +129,10 @@ func Run(spec *Spec, o Options) (int, error) {
 		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
 		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
 	}
+	if meta.SupervisorStart, err = state.ProcStart(meta.SupervisorPid); err != nil {
+		st.release(nil)
+		return 125, fail(fmt.Errorf("read the supervisor's start time: %w", err))
+	}
 	for _, p := range spec.Ports {
 		meta.Ports = append(meta.Ports, p.String())
 	}
@@ -153,6 +164,13 @@ func Run(spec *Spec, o Options) (int, error) {
 		o.Stdout, o.Stderr = log, log
 	}
 
+	spaceDir, flag := st.dir, "state directory"
+	if spec.Persist != "" {
+		spaceDir, flag = spec.Persist, "--persist"
+	}
+	if err := checkLayerSpace(spaceDir, flag); err != nil {
+		return 125, fail(err)
+	}
 	layerDir := st.layer()
 	if spec.Persist != "" {
 		unlock, err := lockPersist(spec.Persist)
@@ -200,6 +218,10 @@ func Run(spec *Spec, o Options) (int, error) {
 	}
 	debugf("supervisor: init cloned, pid %d", sb.Pid())
 	meta.InitPid = sb.Pid()
+	if meta.InitStart, err = state.ProcStart(meta.InitPid); err != nil {
+		sb.Kill()
+		return 125, fail(fmt.Errorf("read the init's start time: %w", err))
+	}
 	if err := writeMeta(st.dir, meta); err != nil {
 		sb.Kill()
 		return 125, fail(err)
@@ -261,6 +283,12 @@ func Run(spec *Spec, o Options) (int, error) {
 			return 125, fail(err)
 		}
 		debugf("supervisor: ports published")
+	}
+	// rbox exec creates and starts at once: "start" waits in the socket
+	// for the init to reach it, so the exec path pays no round trip.
+	if err := sb.StartWorkload(); err != nil {
+		sb.Kill()
+		return 125, fail(err)
 	}
 	began := time.Now()
 
@@ -400,37 +428,26 @@ func mapName(p idmap.Plan) string {
 	return "single"
 }
 
-// checkNumericUser refuses an unmapped numeric -u before anything starts;
-// names are checked inside, where the image's /etc/passwd is.
+// checkNumericUser refuses an unmapped numeric -u UID[:GID] before
+// anything starts; names are checked inside, where the image's /etc/passwd
+// is.
 func checkNumericUser(spec string, plan idmap.Plan) error {
-	u, _, _ := strings.Cut(spec, ":")
-	n, err := strconv.ParseUint(u, 10, 32)
-	if err != nil || idmap.Contains(plan.UID, uint32(n)) {
-		return nil
+	u, g, _ := strings.Cut(spec, ":")
+	if n, err := strconv.ParseUint(u, 10, 32); err == nil {
+		if err := idmap.CheckMapped(plan, "uid", uint32(n)); err != nil {
+			return fmt.Errorf("-u %s: %w", spec, err)
+		}
 	}
-	if !plan.Full {
-		return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: only uid 0 is (single ID map); give your user a range in /etc/subuid and /etc/subgid (see rbox check)", spec, n)
+	if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+		if err := idmap.CheckMapped(plan, "gid", uint32(n)); err != nil {
+			return fmt.Errorf("-u %s: %w", spec, err)
+		}
 	}
-	return fmt.Errorf("-u %s: uid %d is not mapped in the sandbox: it maps uids 0-%d", spec, n, idmap.Size(plan.UID)-1)
-}
-
-func lockPersist(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, err)
-	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--persist %q is in use by another rbox sandbox: wait for it or use another directory", dir)
-	}
-	return func() { f.Close() }, nil
+	return nil
 }
 
 // initConfig derives what the init needs from the Spec.
-func initConfig(spec *Spec, st *state, plan idmap.Plan) *userns.Config {
+func initConfig(spec *Spec, st *boxState, plan idmap.Plan) *userns.Config {
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = st.name

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
@@ -93,8 +92,11 @@ func Validate(s *Spec) error {
 			return err
 		}
 	}
-	if s.Timeout < 0 || s.StopTimeout < 0 {
-		return errors.New("--timeout and --stop-timeout must not be negative")
+	if s.Timeout < 0 {
+		return fmt.Errorf("invalid --timeout %s: a duration must not be negative; give one such as 90s or 5m, or leave it out", s.Timeout)
+	}
+	if s.StopTimeout < 0 {
+		return fmt.Errorf("invalid --stop-timeout %s: a duration must not be negative; give one such as 10s", s.StopTimeout)
 	}
 	if s.Timeout > 0 && s.StopTimeout == 0 {
 		s.StopTimeout = 10 * time.Second
@@ -116,13 +118,20 @@ func Validate(s *Spec) error {
 		return err
 	}
 	for i, v := range s.Volumes {
-		if _, err := os.Stat(v.Source); err != nil {
+		if _, err := os.Stat(v.Source); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("invalid -v %s:%s: host path %q does not exist; create it first", v.Source, v.Target, v.Source)
+		} else if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("invalid -v %s:%s: host path %q is out of your reach (permission denied on the way to it); make its directories searchable by you (chmod +x) or mount another path", v.Source, v.Target, v.Source)
+		} else if err != nil {
+			return fmt.Errorf("invalid -v %s:%s: %w", v.Source, v.Target, err)
 		}
 		if v.Target == "/" {
 			return fmt.Errorf("invalid -v %s:%s: cannot mount over the sandbox's root; use --rootfs", v.Source, v.Target)
 		}
 		s.Volumes[i] = v
+	}
+	if err := checkVolumesAgainstLayer(s); err != nil {
+		return err
 	}
 	for _, t := range s.Tmpfs {
 		if t.Target == "/" {
@@ -158,31 +167,4 @@ func validName(n string) bool {
 		}
 	}
 	return true
-}
-
-func validatePersist(s *Spec) error {
-	if s.Persist == "" {
-		return nil
-	}
-	if s.ReadOnly {
-		return errors.New("--persist and --read-only conflict: a read-only root keeps no changes; drop one")
-	}
-	abs, err := filepath.Abs(s.Persist)
-	if err != nil {
-		return fmt.Errorf("--persist %q: %w", s.Persist, err)
-	}
-	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
-		return fmt.Errorf("--persist %q is not a directory: give a directory (it is created if missing)", s.Persist)
-	}
-	// Writes to the persisted layer would land in the image itself.
-	if within(abs, s.Rootfs) || within(s.Rootfs, abs) {
-		return fmt.Errorf("--persist %q overlaps the rootfs %q: keep the writable layer outside the image", s.Persist, s.Rootfs)
-	}
-	s.Persist = abs
-	return nil
-}
-
-func within(p, dir string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 )
@@ -39,6 +40,34 @@ func TestValidate(t *testing.T) {
 		{"persist-in-rootfs", func(s *Spec) { s.Persist = filepath.Join(s.Rootfs, "x") }, "overlaps"},
 		{"rootfs-in-persist", func(s *Spec) { s.Persist = filepath.Dir(s.Rootfs) }, "overlaps"},
 		{"persist-read-only", func(s *Spec) { s.Persist = "/tmp/x"; s.ReadOnly = true }, "conflict"},
+		{"persist-via-symlink", func(s *Spec) {
+			link := filepath.Join(t.TempDir(), "link")
+			os.Symlink(s.Rootfs, link)
+			s.Persist = filepath.Join(link, "var", "p")
+		}, "overlaps"},
+		{"persist-open", func(s *Spec) {
+			s.Persist = t.TempDir()
+			os.Chmod(s.Persist, 0o755)
+		}, "mode 0755"},
+		{"persist-new", func(s *Spec) { s.Persist = filepath.Join(t.TempDir(), "new") }, ""},
+		{"volume-holds-persist", func(s *Spec) {
+			d := t.TempDir()
+			s.Persist = filepath.Join(d, "layer")
+			s.Volumes = []Volume{{Source: d, Target: "/h"}}
+		}, "overlaps the --persist directory"},
+		{"volume-ro-holds-persist", func(s *Spec) {
+			d := t.TempDir()
+			s.Persist = filepath.Join(d, "layer")
+			s.Volumes = []Volume{{Source: d, Target: "/h", ReadOnly: true}}
+		}, ""},
+		{"volume-in-persist", func(s *Spec) {
+			s.Persist = t.TempDir()
+			os.Chmod(s.Persist, 0o700)
+			os.WriteFile(filepath.Join(s.Persist, "f"), nil, 0o644)
+			s.Volumes = []Volume{{Source: filepath.Join(s.Persist, "f"), Target: "/f"}}
+		}, "overlaps the --persist directory"},
+		{"timeout", func(s *Spec) { s.Timeout = -time.Second }, "--timeout -1s"},
+		{"stop-timeout", func(s *Spec) { s.StopTimeout = -time.Second }, "--stop-timeout -1s"},
 		{"limits-ok", func(s *Spec) { s.Limits = cgroupv2.Limits{Memory: 64 << 20, Pids: 20}; s.Stats = StatsJSON }, ""},
 		{"cgroup-manager", func(s *Spec) { s.CgroupManager = "cgmanager" }, `--cgroup-manager "cgmanager"`},
 		{"stats", func(s *Spec) { s.Stats = "yaml" }, `--stats "yaml"`},

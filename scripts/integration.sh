@@ -59,6 +59,19 @@ mkdir "$stage/img-nosub"
 chown "$NOSUB_USER" "$stage/img-nosub"
 runuser -u "$NOSUB_USER" -- sh "$stage/mkrootfs.sh" "$stage/img-nosub/rootfs"
 
+# Another local user attacks the test user's state root
+# (TestHijackedStateRoot): before the test user's first run, the user
+# without subordinate ranges, as the attack test binary in its attacker
+# mode, plants TMPDIR/rbox-UID of the test user in a shared sticky
+# directory, which that test uses as TMPDIR. It is bounded by timeout and
+# by victim.done, stopped after the test user's suites, and checked gone.
+shared=$stage/shared
+mkdir "$shared"
+chmod 1777 "$shared"
+runuser -u "$NOSUB_USER" -- env -i PATH=/usr/bin:/bin RBOX_ATTACKER_DIR="$shared" RBOX_VICTIM_UID="$(id -u "$TEST_USER")" \
+	timeout 25m "$stage/attack.test" >"$stage/attacker.out" 2>&1 &
+attacker=$!
+
 as_user() {
 	local u=$1
 	shift
@@ -67,7 +80,7 @@ as_user() {
 	# A clean environment, as a CI agent started through su would have.
 	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$u" \
 		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" \
-		RBOX_TEST_STRICT="$strict" "$@"
+		RBOX_TEST_STRICT="$strict" RBOX_HIJACK_DIR="$shared" "$@"
 }
 
 log=$stage/log
@@ -79,6 +92,26 @@ if [ -z "${RUN:-}" ]; then
 		(cd "$stage" && as_user "$TEST_USER" ./$t.test -test.v -test.count=1 -test.run 'InUserNamespace|InKernel|WithoutNoNewPrivs') 2>&1 | tee -a "$log" || true
 	done
 fi
+# The attacker stops once told (or on its own at the victim's end).
+touch "$shared/victim.done"
+for _ in $(seq 100); do
+	kill -0 "$attacker" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$attacker" 2>/dev/null; then
+	echo "integration: the attacker of TestHijackedStateRoot did not stop:"; cat "$stage/attacker.out" "$shared/attacker.log" 2>/dev/null
+	kill "$attacker" || true
+	status=1
+fi
+wait "$attacker" || true
+# The fallback roots the test user made in the shared directory hold no
+# sandbox any more.
+for d in "$shared/rbox-$(id -u "$TEST_USER")"-*; do
+	[ -d "$d" ] || continue
+	if [ -n "$(ls -A "$d" | grep -v '^names$')" ] || [ -n "$(ls -A "$d/names" 2>/dev/null)" ]; then
+		echo "integration: state left in the fallback root $d:"; ls -la "$d"; status=1
+	fi
+done
 # The user without subordinate ranges: the fallback to a single map and
 # what rbox check says about it; those of its tests that RUN selects.
 nosub_run=()
@@ -118,6 +151,70 @@ if [ -z "${RUN:-}" ] || [[ TestLoopbackResolver =~ $RUN ]]; then
 		done
 	done
 	rm -f "$stage/probe"
+fi
+# A --persist layer holds whatever the workload makes, setuid files of the
+# user's included (root in the sandbox is the user): no other local user
+# may reach them. As root: the test user runs a workload that plants a
+# setuid copy of busybox in a layer, in a directory others may enter, once
+# in a layer directory made 0755 beforehand and once in one rbox creates;
+# then the user without subordinate ranges tries to reach the file.
+if [ -z "${RUN:-}" ] || [[ TestPersistPlant =~ $RUN ]]; then
+	plant=$stage/plant
+	mkdir "$plant" && chown "$TEST_USER" "$plant" && chmod 0755 "$plant"
+	for how in open new; do
+		name="TestPersistPlant/$how"
+		layer=$plant/$how
+		[ "$how" = open ] && runuser -u "$TEST_USER" -- mkdir -m 0755 "$layer"
+		rc=0
+		out=$(cd "$stage" && as_user "$TEST_USER" "$stage/rbox" exec --net none --rootfs "$stage/img/rootfs" --persist "$layer" \
+			-- sh -c 'cp /bin/busybox /planted && chmod 4755 /planted' 2>&1) || rc=$?
+		reach=$(cd "$stage" && as_user "$NOSUB_USER" sh -c "ls -l '$layer/upper/planted' && '$layer/upper/planted' id -u" 2>&1) && reached=1 || reached=0
+		verdict=PASS why=
+		if [ "$reached" = 1 ]; then
+			verdict=FAIL why="$NOSUB_USER reached the planted file: $reach"
+		elif [ "$how" = open ] && { [ "$rc" != 125 ] || [ "$(wc -l <<<"$out")" != 1 ] || ! grep -q 'mode 0755' <<<"$out"; }; then
+			verdict=FAIL why="a 0755 --persist directory: want one line naming its mode and exit 125, got $rc: $out"
+		elif [ "$how" = new ] && { [ "$rc" != 0 ] || [ "$(stat -c %a "$layer")" != 700 ] || [ ! -u "$layer/upper/planted" ]; }; then
+			verdict=FAIL why="a new --persist directory: want exit 0, mode 700 and the planted file, got $rc, $(stat -c %a "$layer" 2>&1): $out"
+		fi
+		if [ "$verdict" = PASS ]; then
+			echo "--- PASS: $name" | tee -a "$log"
+		else
+			{ echo "--- FAIL: $name"; sed 's/^/    /' <<<"$why"; } | tee -a "$log"
+		fi
+		[ -d "$layer/upper" ] && (cd "$stage" && as_user "$TEST_USER" "$stage/rbox" remove-layer "$layer" >/dev/null 2>&1) || true
+	done
+	rm -rf "$plant"
+fi
+# A writable layer on a full filesystem is refused before anything starts,
+# on one line naming the flag and the fix, for want of space and of inodes.
+# The small tmpfs needs root: it is mounted in a mount namespace of its
+# own, and the test user's rbox runs in there.
+if [ -z "${RUN:-}" ] || [[ TestLayerFull =~ $RUN ]]; then
+	uid=$(id -u "$TEST_USER")
+	for what in space inodes; do
+		name="TestLayerFull/$what"
+		opts="size=256k"
+		[ "$what" = inodes ] && opts="size=4m,nr_inodes=64"
+		rc=0
+		out=$(unshare -m --propagation private sh -c '
+			mkdir -p "$1/full" && mount -t tmpfs -o "$2,mode=0700,uid=$3" tmpfs "$1/full" || exit 99
+			if [ "$5" = space ]; then
+				runuser -u "$4" -- dd if=/dev/zero of="$1/full/fill" bs=4k 2>/dev/null
+			else
+				runuser -u "$4" -- sh -c "i=0; while [ \$i -lt 100 ] && touch $1/full/f\$i 2>/dev/null; do i=\$((i+1)); done"
+			fi
+			runuser -u "$4" -- env -i PATH=/usr/bin:/bin HOME=/ "$1/rbox" exec --net none --rootfs "$1/img/rootfs" --persist "$1/full/layer" -- echo RAN
+		' sh "$stage" "$opts" "$uid" "$TEST_USER" "$what" 2>&1) || rc=$?
+		want="free"
+		[ "$what" = inodes ] && want="free inodes"
+		if [ "$rc" = 125 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q -- "^rbox: --persist: .*$want.*df" <<<"$out"; then
+			echo "--- PASS: $name" | tee -a "$log"
+		else
+			{ echo "--- FAIL: $name"; echo "    want exit 125 and one line naming --persist, \"$want\" and df; got $rc:"; sed 's/^/    /' <<<"$out"; } | tee -a "$log"
+		fi
+	done
+	rmdir "$stage/full" 2>/dev/null || true
 fi
 summarize "$log" || status=1
 

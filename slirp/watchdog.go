@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/childfd"
 )
 
 // WatchdogArg is argv[1] of the rbox binary started as a helper's
@@ -16,8 +18,7 @@ const WatchdogArg = "__netwatchdog"
 
 // startWatchdog starts a small process that kills the helper when the
 // supervisor goes away, however it goes: it holds a pidfd of the helper
-// (descriptor 3) and the read end of a pipe whose write end only the
-// supervisor has (descriptor 4).
+// and the read end of a pipe whose write end only the supervisor has.
 func (n *Network) startWatchdog() error {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -26,13 +27,16 @@ func (n *Network) startWatchdog() error {
 	defer r.Close()
 	pidfd := os.NewFile(uintptr(n.helper), "helper-pidfd")
 	cmd := &exec.Cmd{
-		Path:       n.cfg.Executable,
-		Args:       []string{"rbox", WatchdogArg},
-		ExtraFiles: []*os.File{pidfd, r},
+		Path: n.cfg.Executable,
+		Args: []string{"rbox", WatchdogArg},
 		// Its own process group: a Ctrl-C meant for the workload must not
 		// end it before the supervisor has cleaned up.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
+	var fds childfd.Table
+	fds.Add(fdHelper, pidfd)
+	fds.Add(fdSupervisor, r)
+	fds.Attach(cmd)
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return fmt.Errorf("start the network watchdog (%s): %w", n.cfg.Executable, err)
@@ -41,11 +45,27 @@ func (n *Network) startWatchdog() error {
 	return nil
 }
 
+// The watchdog's descriptors, by their names in its childfd table.
+const (
+	fdHelper     = "helper"
+	fdSupervisor = "supervisor"
+)
+
 // Watchdog is the watchdog's main: it waits until the helper ends or the
 // supervisor's pipe closes, and then makes sure the helper is gone.
 func Watchdog() {
 	signal.Ignore(unix.SIGINT, unix.SIGQUIT, unix.SIGHUP, unix.SIGTERM, unix.SIGPIPE)
-	fds := []unix.PollFd{{Fd: 3, Events: unix.POLLIN}, {Fd: 4, Events: unix.POLLIN}}
+	helper, err := childfd.Lookup(fdHelper)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: network watchdog: %v\n", err)
+		os.Exit(125)
+	}
+	supervisor, err := childfd.Lookup(fdSupervisor)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: network watchdog: %v\n", err)
+		os.Exit(125)
+	}
+	fds := []unix.PollFd{{Fd: int32(helper), Events: unix.POLLIN}, {Fd: int32(supervisor), Events: unix.POLLIN}}
 	for {
 		_, err := unix.Poll(fds, -1)
 		if err == unix.EINTR {
@@ -53,6 +73,6 @@ func Watchdog() {
 		}
 		break
 	}
-	unix.PidfdSendSignal(3, unix.SIGKILL, nil, 0)
+	unix.PidfdSendSignal(helper, unix.SIGKILL, nil, 0)
 	os.Exit(0)
 }

@@ -3,12 +3,9 @@ package userns
 import (
 	"fmt"
 	"os"
-	"syscall"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
-
-	"github.com/rbox-sandbox/rbox/caps"
 )
 
 // The workload's cgroup. The supervisor puts the init in the init leaf of
@@ -16,19 +13,20 @@ import (
 // (Config.CgroupLeaf, see cgroupv2's leaves.go). The init stays in the
 // supervisor's cgroup namespace and starts every workload process (the
 // workload, rbox enter's) so that it is in its leaf before it runs any
-// code of its own, and rooted there:
+// code of its own, and rooted there (forkexec.go):
 //
 //   - clone3 with CLONE_INTO_CGROUP and the leaf's descriptor puts the
-//     child in the leaf as it is created. The kernel allows that only when
-//     the forking thread's cgroup namespace shows both the init's leaf and
-//     the workload's (nsdelegate), which the supervisor's does;
-//   - the child then unshares a cgroup namespace (Go's Unshareflags, before
-//     it switches uid and executes), which is rooted at its cgroup, the
-//     leaf: inside, /proc/self/cgroup reads "0::/", and the kernel refuses
-//     writes to the leaf's limits (pids.max, memory.max) from inside. That
-//     takes CAP_SYS_ADMIN in the child, so the spawning thread keeps it in
-//     its permitted and effective sets (childCaps); the workload's execve
-//     drops it again unless --cap-add gave it.
+//     child in the leaf as it is created: no moment in the init's leaf,
+//     no write to cgroup.procs after the fact. The kernel allows that only
+//     when the forking thread's cgroup namespace shows both the init's
+//     leaf and the workload's (nsdelegate), which the supervisor's does;
+//   - the child's first step unshares a cgroup namespace, which is rooted
+//     at its cgroup, the leaf: inside, /proc/self/cgroup reads "0::/", and
+//     the kernel refuses writes to the leaf's limits (pids.max,
+//     memory.max) from inside. That takes CAP_SYS_ADMIN, which the child
+//     holds then as the init does; its capset and setuid, and the execve,
+//     drop it unless --cap-add gave it. The seccomp filter comes after,
+//     so no profile can refuse this unshare.
 //
 // /sys/fs/cgroup inside is a read-only bind of the leaf, so the workload
 // sees the cgroup it is rooted at.
@@ -53,22 +51,15 @@ func openCgroupLeaf(cfg *Config) error {
 
 // intoCgroupLeaf makes a workload process start in the leaf, in a cgroup
 // namespace of its own rooted there.
-func intoCgroupLeaf(a *syscall.SysProcAttr) {
-	if cgroupLeaf < 0 {
-		return
+func intoCgroupLeaf(a *execAttr) {
+	if cgroupLeaf >= 0 {
+		a.into = intoCgroup(cgroupLeaf)
 	}
-	a.UseCgroupFD = true
-	a.CgroupFD = cgroupLeaf
-	a.Unshareflags |= unix.CLONE_NEWCGROUP
 }
 
-// childCaps are the capabilities the spawning thread keeps for the child's
-// own steps before execve, beyond the workload's.
-func childCaps(cfg *Config) caps.Set {
-	if cfg.CgroupLeaf == "" {
-		return 0
-	}
-	return 1 << unix.CAP_SYS_ADMIN
+// intoCgroup is the clone3 of forkexec.go into the cgroup open at fd.
+func intoCgroup(fd int) *cloneArgs {
+	return &cloneArgs{flags: unix.CLONE_VFORK | unix.CLONE_INTO_CGROUP, exitSignal: uint64(unix.SIGCHLD), cgroup: uint64(fd)}
 }
 
 // mountCgroupLeaf binds the workload's leaf read-only at /sys/fs/cgroup:

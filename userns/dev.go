@@ -1,6 +1,7 @@
 package userns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -16,6 +17,9 @@ import (
 func mountSystem(cfg *Config, root *os.File) error {
 	const hardened = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
 	if err := freshAt(root, "/proc", "proc", nil, hardened); err != nil {
+		if errors.Is(err, errMountPoint) {
+			return fmt.Errorf("%w: the image's /proc must be a directory (or missing), not a symlink or a file; fix the image (rm /proc; mkdir /proc)", err)
+		}
 		return fmt.Errorf("%w (a host /proc with parts covered, as in some containers, forbids a new procfs)", err)
 	}
 	if err := mountDev(cfg, root); err != nil {
@@ -46,6 +50,20 @@ func mountSystem(cfg *Config, root *os.File) error {
 	return nil
 }
 
+// errMountPoint marks a mount point that could not be found or made in
+// the image, as opposed to a mount the kernel refused.
+var errMountPoint = errors.New("mount point")
+
+// unwrapPathErr keeps only the errno of an error about a host path of the
+// merged root: the message names the sandbox path already.
+func unwrapPathErr(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
 func freshAt(root *os.File, target, fstype string, opts [][2]string, attrs int) error {
 	mfd, err := newMount(fstype, opts, attrs)
 	if err != nil {
@@ -54,14 +72,15 @@ func freshAt(root *os.File, target, fstype string, opts [][2]string, attrs int) 
 	defer unix.Close(mfd)
 	t, err := pathrs.MkdirAllHandle(root, target, 0o755)
 	if err != nil {
-		return fmt.Errorf("mount point %s: %w", target, err)
+		return fmt.Errorf("%w %s: %w", errMountPoint, target, unwrapPathErr(err))
 	}
 	defer t.Close()
 	return attach(mfd, t, target)
 }
 
 func bindAt(root *os.File, source, target string, readOnly bool) error {
-	return bindIn(root, Mount{Kind: Bind, Source: source, Target: target, ReadOnly: readOnly})
+	_, err := bindIn(root, Mount{Kind: Bind, Source: source, Target: target, ReadOnly: readOnly})
+	return err
 }
 
 // hostDevices are bound from the host: character devices cannot be created

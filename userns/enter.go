@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +21,7 @@ import (
 //
 //	rbox enter                                init
 //	    │── enter {EnterRequest} + fds 0,1,2 ──▶ │ resolve user and command,
-//	    │                                        │ fork from a restricted thread
+//	    │                                        │ fork and exec it (forkexec.go)
 //	    │◀──────────────────── pty + fd ──────── │ (with -t) the master
 //	    │◀──────────────────── started {pid} ─── │
 //	    │── signal {sig} ──────────────────────▶ │ kill(pid, sig)
@@ -31,7 +29,8 @@ import (
 //
 // A client that hangs up takes its process with it (SIGKILL), as a killed
 // rbox exec takes its sandbox. Only the sandbox's owner can connect: the
-// state directory is 0700, and the init checks the peer's uid as well.
+// state directory is 0700, and the init checks the peer's uid as well;
+// the client in turn checks that the listener is the init (DialEnter).
 
 const (
 	msgEnter  = "enter"
@@ -215,17 +214,8 @@ func startEntered(cfg *Config, req *EnterRequest, stdio []*os.File, ch channel, 
 	if err != nil {
 		return 0, nil, err
 	}
-	cmd := &exec.Cmd{
-		Path: bin,
-		Args: req.Args,
-		Env:  env,
-		Dir:  cwd,
-		SysProcAttr: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: !cfg.IDMap.Full},
-			// Never the host's terminal session: see startWorkload.
-			Setsid: true,
-		},
-	}
+	// Never the host's terminal session: see startWorkload.
+	var stdfds [3]int
 	if req.Tty {
 		master, slave, err := openPty(req.Rows, req.Cols)
 		if err != nil {
@@ -237,22 +227,18 @@ func startEntered(cfg *Config, req *EnterRequest, stdio []*os.File, ch channel, 
 		if err != nil {
 			return 0, nil, failure(125, "hand the terminal over: %w", err)
 		}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
+		fd := int(slave.Fd())
+		stdfds = [3]int{fd, fd, fd}
 	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+		for i, f := range stdio {
+			stdfds[i] = int(f.Fd())
+		}
 	}
-	intoCgroupLeaf(cmd.SysProcAttr)
 	pid, status, err := kids.start(func() (int, error) {
-		return spawn(cmd, func() error { return restrictThread(&ecfg) })
+		return start(&ecfg, u, bin, req.Args, env, cwd, stdfds, req.Tty)
 	})
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return 0, nil, err
-	}
 	if err != nil {
-		return 0, nil, execFailure(req.Args[0], err)
+		return 0, nil, err
 	}
 	return pid, status, nil
 }
@@ -282,8 +268,16 @@ func closeAll(files []*os.File) {
 // EnterSession is the client's side of an enter socket.
 type EnterSession struct{ ch channel }
 
-// DialEnter connects to a sandbox's enter socket.
-func DialEnter(path string) (*EnterSession, error) {
+// ErrNotInit is a listener on an enter socket that is not the sandbox's
+// init: nothing was sent to it.
+var ErrNotInit = errors.New("the enter socket is not served by the sandbox's init")
+
+// DialEnter connects to a sandbox's enter socket, served by the init
+// whose host pid is initPid. The listener is checked from this side too
+// (SO_PEERCRED holds the credentials of the process that called listen,
+// as our namespaces see them): it must be our own uid and that pid, or
+// the session is refused before any request or descriptor is sent.
+func DialEnter(path string, initPid int) (*EnterSession, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -291,6 +285,15 @@ func DialEnter(path string) (*EnterSession, error) {
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
 		return nil, err
+	}
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("peer of %s: %w", path, err)
+	}
+	if int(cred.Uid) != os.Getuid() || int(cred.Pid) != initPid {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: its listener is pid %d of uid %d, want the init, pid %d of uid %d", ErrNotInit, cred.Pid, cred.Uid, initPid, os.Getuid())
 	}
 	return &EnterSession{channel{os.NewFile(uintptr(fd), "enter")}}, nil
 }
@@ -313,28 +316,13 @@ func (s *EnterSession) Signal(sig unix.Signal) error {
 // Wait follows the session to its end, calling h as the init reports.
 func (s *EnterSession) Wait(h Hooks) Result {
 	defer s.ch.f.Close()
-	for {
-		m, files, err := s.ch.recv()
-		if err != nil {
-			return Result{Code: 137, Err: &InitError{Msg: "the sandbox ended while the process ran", Code: 137}}
-		}
-		switch m.Type {
-		case msgPty:
-			if len(files) == 1 && h.Pty != nil {
-				h.Pty(files[0])
-				files = nil
-			}
-		case msgStarted:
-			if h.Started != nil {
-				h.Started(m.Pid)
-			}
-		case msgExit:
-			closeAll(files)
-			return Result{Code: m.Code}
-		case msgError:
-			closeAll(files)
-			return Result{Code: m.Code, Err: &InitError{Msg: m.Msg, Code: m.Code}}
-		}
-		closeAll(files)
+	res, err := s.ch.follow(h, msgPty, msgStarted)
+	var se *SyncError
+	switch {
+	case err == nil:
+		return res
+	case errors.As(err, &se):
+		return Result{Code: 125, Err: err}
 	}
+	return Result{Code: 137, Err: &InitError{Msg: "the sandbox ended while the process ran", Code: 137}}
 }

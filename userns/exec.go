@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path"
 	"runtime"
 	"strings"
@@ -21,20 +20,11 @@ func startWorkload(cfg *Config, st *rootState, ch channel) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd := &exec.Cmd{
-		Path: bin,
-		Args: cfg.Args,
-		Env:  env,
-		Dir:  cfg.Cwd,
-		SysProcAttr: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{
-				Uid:         st.user.UID,
-				Gid:         st.user.GID,
-				Groups:      st.user.Groups,
-				NoSetGroups: !cfg.IDMap.Full,
-			},
-		},
-	}
+	// Without a terminal of its own the workload still gets a session of
+	// its own (the child always calls setsid): the host terminal is then
+	// not its controlling terminal, and TIOCSTI on it fails (bubblewrap's
+	// CVE-2017-5226).
+	stdio := [3]int{0, 1, 2}
 	if cfg.Tty {
 		master, slave, err := openPty(cfg.Rows, cfg.Cols)
 		if err != nil {
@@ -46,53 +36,65 @@ func startWorkload(cfg *Config, st *rootState, ch channel) (int, error) {
 			return 0, failure(125, "hand the terminal to the supervisor: %w", err)
 		}
 		master.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		cmd.SysProcAttr.Setsid = true
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
-	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		// Without a terminal of its own the workload gets a session of its
-		// own: the host terminal is then not its controlling terminal, and
-		// TIOCSTI on it fails (bubblewrap's CVE-2017-5226).
-		cmd.SysProcAttr.Setsid = true
+		fd := int(slave.Fd())
+		stdio = [3]int{fd, fd, fd}
 	}
-	intoCgroupLeaf(cmd.SysProcAttr)
-	pid, err := spawn(cmd, func() error { return restrictThread(cfg) })
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return 0, err
-	}
-	if err != nil {
-		return 0, execFailure(cfg.Args[0], err)
-	}
-	return pid, nil
+	return start(cfg, st.user, bin, cfg.Args, env, cfg.Cwd, stdio, cfg.Tty)
 }
 
-// spawn starts cmd from a thread of its own. Whatever that thread's
-// credentials are when it forks (capabilities, no_new_privs, seccomp, all
-// per-thread) the workload inherits, and the thread is thrown away after:
-// returning while locked makes the runtime destroy it.
-func spawn(cmd *exec.Cmd, restrict func() error) (int, error) {
-	type result struct {
-		pid int
-		err error
+// start runs bin as u with the workload's hardening (harden.go) and
+// returns its pid.
+func start(cfg *Config, u execUser, bin string, args, env []string, cwd string, stdio [3]int, tty bool) (int, error) {
+	a := &execAttr{ctty: tty, uid: uintptr(u.UID), gid: uintptr(u.GID), setGroups: cfg.IDMap.Full}
+	var err error
+	if a.path, err = syscall.BytePtrFromString(bin); err != nil {
+		return 0, execFailure(args[0], err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := restrict(); err != nil {
-			done <- result{err: &exitError{code: 125, err: err}}
-			return
+	if a.dir, err = syscall.BytePtrFromString(cwd); err != nil {
+		return 0, execFailure(args[0], err)
+	}
+	argv, err := syscall.SlicePtrFromStrings(args)
+	if err != nil {
+		return 0, execFailure(args[0], err)
+	}
+	envv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return 0, execFailure(args[0], err)
+	}
+	a.argv, a.envv = &argv[0], &envv[0]
+	if len(u.Groups) > 0 {
+		a.groups, a.ngroups = &u.Groups[0], uintptr(len(u.Groups))
+	}
+	// The child moves each descriptor to 0, 1 or 2 with dup3; one that
+	// sits at another of those three would be overwritten before its
+	// turn, so it moves out of the way first.
+	for i, fd := range stdio {
+		if fd != i && fd < 3 {
+			nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				return 0, failure(125, "duplicate descriptor %d: %w", fd, err)
+			}
+			defer unix.Close(nfd)
+			stdio[i] = nfd
 		}
-		if err := cmd.Start(); err != nil {
-			done <- result{err: err}
-			return
-		}
-		done <- result{pid: cmd.Process.Pid}
-	}()
-	r := <-done
-	return r.pid, r.err
+	}
+	a.stdio = stdio
+	intoCgroupLeaf(a)
+	harden(cfg, u.UID, a)
+	pid, err := spawn(a)
+	runtime.KeepAlive(argv)
+	runtime.KeepAlive(envv)
+	runtime.KeepAlive(u.Groups)
+	var ce *childError
+	switch {
+	case errors.As(err, &ce) && ce.step == stepExec:
+		return 0, execFailure(args[0], ce.errno)
+	case errors.As(err, &ce) && ce.step == stepChdir:
+		return 0, failure(126, "exec %q: working directory %q: %v", args[0], cwd, ce.errno)
+	case err != nil:
+		return 0, failure(125, "start %q: %w", args[0], err)
+	}
+	return pid, nil
 }
 
 func execFailure(name string, err error) error {

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/caps"
-	"github.com/rbox-sandbox/rbox/seccomp"
 )
 
 // maskedPaths hide kernel state a sandbox has no business reading: files
@@ -95,48 +94,47 @@ func bindReadOnly(root *os.File, p string) error {
 	return attach(tree, h, p)
 }
 
-// restrictThread applies, to the calling (locked) thread only, what the
-// workload must inherit, in this order:
+// harden fills in what the forked child applies before execve
+// (forkexec.go), in this order, after its own first steps (the cgroup
+// namespace when the sandbox has a cgroup, while the child still holds
+// the init's capabilities; setsid, stdio, close_range):
 //
-//  1. with --allow-new-privs, the seccomp filter first: without
-//     no_new_privs the kernel installs a filter only for a thread holding
-//     CAP_SYS_ADMIN, which step 2 normally drops;
-//  2. the capability sets: bounding, inheritable, permitted and effective
-//     become cfg.Caps, ambient is cleared. CAP_SETUID and CAP_SETGID stay
-//     in permitted and effective alone, because the forked child calls
-//     setgroups, setgid and setuid before execve (even for uid 0). execve
-//     then recomputes the sets: root gets exactly cfg.Caps (inheritable |
-//     bounding), any other uid none (the switch from uid 0 cleared
-//     permitted and effective, and its files have no capabilities unless
-//     setcap gave them some, which no_new_privs ignores);
-//  3. no_new_privs, unless the user opted out, so that setuid binaries and
-//     file capabilities cannot raise the workload's privileges;
-//  4. the seccomp filter, last, so that nothing rbox itself calls above is
-//     filtered. The forked child still runs Go's few calls between fork
-//     and execve (setgroups, setgid, setuid, setsid, ioctl TIOCSCTTY,
-//     dup3, execve) under it: a profile that refuses those cannot start
-//     a workload, and rbox says which exec failed.
-func restrictThread(cfg *Config) error {
-	// The init runs with every capability ambient (see Start); applying
-	// cfg.Caps below empties the ambient and inheritable sets of this
-	// thread, so neither reaches the workload.
+//  1. the bounding set becomes cfg.Caps, and the ambient set is cleared
+//     (the init runs with every capability ambient, see Start);
+//  2. setgroups (with a full ID map), setgid, setuid: the init's thread
+//     is root with every capability, so no exception is needed for
+//     CAP_SETUID and CAP_SETGID. From uid 0 to another uid the kernel
+//     clears permitted and effective, unless step 1 set keep-caps (see 4);
+//  3. capset of the final sets: inheritable empty (CVE-2022-24769), and
+//     permitted and effective cfg.Caps for root, none for any other uid.
+//     execve then recomputes them: root gets exactly cfg.Caps (the
+//     bounding set), any other uid none (its files have no capabilities
+//     unless setcap gave them some, which no_new_privs ignores);
+//  4. no_new_privs, unless the user opted out, so that setuid binaries
+//     and file capabilities cannot raise the workload's privileges;
+//  5. the seccomp filter, last: only the execve after it runs under it.
+//     Without no_new_privs the kernel installs a filter only for a
+//     process holding CAP_SYS_ADMIN, so with --allow-new-privs step 3
+//     keeps CAP_SYS_ADMIN in permitted and effective for it; for a uid
+//     other than 0, step 1 sets keep-caps so that the setuid of step 2
+//     leaves permitted alone and step 3 can raise it to effective. The
+//     execve that follows drops what the workload should not hold: for
+//     root permitted becomes the bounding set, for another uid (whose
+//     keep-caps flag execve clears) empty.
+func harden(cfg *Config, uid uint32, a *execAttr) {
+	a.drop = uint64(caps.All &^ cfg.Caps)
+	var held caps.Set
+	if uid == 0 {
+		held = cfg.Caps
+	}
 	if cfg.Seccomp != nil && cfg.AllowNewPrivs {
-		if err := seccomp.InstallOnThread(*cfg.Seccomp); err != nil {
-			return err
-		}
+		held |= 1 << unix.CAP_SYS_ADMIN
+		a.keepCaps = uid != 0
 	}
-	if err := caps.ApplyToThreadBeforeExec(cfg.Caps, childCaps(cfg)); err != nil {
-		return err
+	a.capHdr, a.capData = caps.CapsetData(held)
+	a.noNewPrivs = !cfg.AllowNewPrivs
+	if f := cfg.Seccomp; f != nil {
+		a.filter = &unix.SockFprog{Len: uint16(len(f.Program)), Filter: &f.Program[0]}
+		a.flags = f.Flags
 	}
-	if !cfg.AllowNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("set no_new_privs: %w", err)
-		}
-		if cfg.Seccomp != nil {
-			if err := seccomp.InstallOnThread(*cfg.Seccomp); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

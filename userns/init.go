@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/slirp"
 )
 
@@ -36,7 +36,7 @@ func Main() {
 	signal.Notify(sigs, forwarded...)
 	signal.Notify(sigs, unix.SIGCHLD)
 
-	fd, err := strconv.Atoi(os.Getenv(syncFDEnv))
+	fd, err := childfd.Lookup(fdSync)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rbox: this is the sandbox init; run rbox exec instead")
 		os.Exit(125)
@@ -53,25 +53,36 @@ func Main() {
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("rbox-init\x00")[0])), 0, 0, 0)
 	// Gaining capabilities at our execve cleared the parent-death signal
 	// the clone set. Set it again; a supervisor that died before this
-	// line has closed its end of the channel, and recv below sees that.
+	// line has closed its end of the channel, and the receive below sees
+	// that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	if os.Getenv(stageEnv) == stageMap {
-		m, _, err := ch.recv()
-		if err != nil || m.Type != msgGo {
-			// The supervisor went away before mapping us: nothing was built.
-			os.Exit(125)
+		if err := ch.awaitGo(); err != nil {
+			// Nothing was built yet.
+			os.Exit(syncFailure(ch, err))
 		}
 	}
-	os.Unsetenv(syncFDEnv)
+	os.Unsetenv(childfd.Env)
 	os.Unsetenv(stageEnv)
 	os.Unsetenv("GODEBUG")
 	unix.CloseOnExec(fd)
 
-	m, _, err := ch.recv()
-	if err != nil || m.Type != msgConfig || m.Config == nil {
-		os.Exit(125)
+	cfg, err := ch.awaitConfig()
+	if err != nil {
+		os.Exit(syncFailure(ch, err))
 	}
-	os.Exit(run(m.Config, ch, sigs))
+	os.Exit(run(cfg, ch, sigs))
+}
+
+// syncFailure ends the init on a failed receive: quietly when the
+// supervisor has gone (it said why, or nobody is left to tell), reported
+// to it otherwise.
+func syncFailure(ch channel, err error) int {
+	if errors.Is(err, errClosed) {
+		killAll()
+		return 125
+	}
+	return report(ch, failure(125, "sandbox init: %w", err))
 }
 
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {
@@ -114,6 +125,12 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		return report(ch, err)
 	}
 	debugf(cfg, "init: root ready")
+	// The barrier between create and start: the workload runs when the
+	// supervisor says so.
+	if err := ch.barrier(); err != nil {
+		return syncFailure(ch, err)
+	}
+	debugf(cfg, "init: start")
 	w, err := startWorkload(cfg, st, ch)
 	if err != nil {
 		return report(ch, err)
@@ -125,17 +142,14 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		go serveEnter(cfg, enterFD, kids)
 	}
 
+	// The supervisor says nothing more: its EOF is a hang-up, and so is a
+	// message, which is reported instead of the workload's status.
 	hangup := make(chan struct{})
+	unexpected := make(chan error, 1)
 	go func() {
-		for {
-			if _, files, err := ch.recv(); err != nil {
-				close(hangup)
-				return
-			} else {
-				for _, f := range files {
-					f.Close()
-				}
-			}
+		defer close(hangup)
+		if _, _, err := ch.expect(); !errors.Is(err, errClosed) {
+			unexpected <- err
 		}
 	}()
 	code := supervise(w, kids, sigs, hangup)
@@ -143,13 +157,12 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	// Everything else in the namespace dies with the workload, as it would
 	// when PID 1 exits, but first: we still have cleaning to do.
 	killAll()
-	ch.send(message{Type: msgExit, Code: code})
-	if cfg.Cgroup {
-		// The supervisor reads the workload's leaf, which lives only as
-		// long as this process keeps the systemd scope populated, and
-		// hangs up when it is done.
-		<-hangup
+	select {
+	case err := <-unexpected:
+		return report(ch, failure(125, "sandbox init: %w", err))
+	default:
 	}
+	ch.exit(code, cfg.Cgroup, hangup)
 	return code
 }
 
@@ -173,25 +186,29 @@ func setupNetwork(cfg *Config, ch channel) error {
 		log = os.Stderr
 	}
 	slirp.ServePorts(cfg.Network.Ports, log)
-	m, _, err := ch.recv()
-	if err != nil || m.Type != msgPorts {
-		// The supervisor could not publish a port and gives up; it has
-		// said why.
-		killAll()
-		os.Exit(125)
+	if err := ch.awaitPorts(); err != nil {
+		// EOF: the supervisor could not publish a port and gives up; it
+		// has said why.
+		os.Exit(syncFailure(ch, err))
 	}
 	debugf(cfg, "init: ports published")
 	return nil
 }
 
-// report sends a setup failure to the supervisor, which prints it once.
+// report ends the sandbox on a setup failure and tells the supervisor.
 func report(ch channel, err error) int {
+	killAll()
+	return tell(ch, err)
+}
+
+// tell sends a failure to the supervisor, which prints it once, and
+// returns the init's exit status for it.
+func tell(ch channel, err error) int {
 	code := 125
 	var ee *exitError
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	killAll()
 	if serr := ch.send(message{Type: msgError, Code: code, Msg: err.Error()}); serr != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 	}

@@ -1,6 +1,7 @@
 package userns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -42,7 +43,7 @@ func buildRoot(cfg *Config) (*rootState, error) {
 
 	for _, f := range cfg.Files {
 		if err := writeFileIn(root, f); err != nil {
-			return nil, failure(125, "write %s in the sandbox: %w", f.Path, err)
+			return nil, failure(125, "write %s in the sandbox: %w%s", f.Path, unwrapPathErr(err), layerFull(cfg, err))
 		}
 	}
 	user, err := lookupUser(root, cfg.User)
@@ -86,6 +87,20 @@ func buildRoot(cfg *Config) (*rootState, error) {
 	return &rootState{user: user}, nil
 }
 
+// layerFull explains the errors of a writable layer whose filesystem ran
+// out of space or inodes: overlayfs mounts read-only when it cannot make
+// its work directory, so EROFS says the same there.
+func layerFull(cfg *Config, err error) string {
+	dir := path.Dir(cfg.Rootfs.Upper)
+	switch {
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return fmt.Sprintf(": the writable layer's filesystem is full (df %q; df -i %q): free space there, or use --persist DIR on another filesystem", dir, dir)
+	case errors.Is(err, unix.EROFS) && !cfg.ReadOnly:
+		return fmt.Sprintf(": the overlay came up read-only, as it does when it cannot create its work directory: the writable layer's filesystem is likely out of inodes or space (df -i %q): free some, or use --persist DIR on another filesystem", dir)
+	}
+	return ""
+}
+
 // pivot makes root the process's root and detaches the old one, so that no
 // path leads back to the host's tree.
 func pivot(root *os.File) error {
@@ -108,11 +123,17 @@ func mountUser(root *os.File, mounts []Mount) error {
 	sort.SliceStable(ms, func(i, j int) bool {
 		return strings.Count(path.Clean(ms[i].Target), "/") < strings.Count(path.Clean(ms[j].Target), "/")
 	})
+	vols := map[uint64]Mount{}
 	for _, m := range ms {
+		if err := checkMountPoint(root, m, vols); err != nil {
+			return err
+		}
 		var err error
 		switch m.Kind {
 		case Bind:
-			err = bindIn(root, m)
+			var id uint64
+			id, err = bindIn(root, m)
+			vols[id] = m
 		case Tmpfs:
 			err = tmpfsIn(root, m)
 		default:
@@ -125,28 +146,69 @@ func mountUser(root *os.File, mounts []Mount) error {
 	return nil
 }
 
-func bindIn(root *os.File, m Mount) error {
+// checkMountPoint refuses a mount whose missing mount point would be
+// created inside a volume attached before it (-v A:/mnt/a -v B:/mnt/a/b):
+// mkdir there would leave an empty b/ in the host directory A. A mount
+// point that exists already in A is used as it is.
+func checkMountPoint(root *os.File, m Mount, vols map[uint64]Mount) error {
+	if len(vols) == 0 {
+		return nil
+	}
+	for p := m.Target; ; p = path.Dir(p) {
+		f, err := pathrs.OpenatInRoot(root, p)
+		if err != nil {
+			if p == "/" {
+				return nil
+			}
+			continue
+		}
+		defer f.Close()
+		if p == m.Target {
+			return nil
+		}
+		var stx unix.Statx_t
+		if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
+			return nil
+		}
+		v, ok := vols[stx.Mnt_id]
+		if !ok {
+			return nil
+		}
+		what := "-v " + m.Source + ":" + m.Target
+		if m.Kind == Tmpfs {
+			what = "--tmpfs " + m.Target
+		}
+		return fmt.Errorf("%s: its mount point would be created in the host directory %q of -v %s:%s; create %q there first, or mount it elsewhere", what, v.Source, v.Source, v.Target, strings.TrimPrefix(m.Target, v.Target+"/"))
+	}
+}
+
+// bindIn attaches a bind mount of m.Source and returns the new mount's ID.
+func bindIn(root *os.File, m Mount) (uint64, error) {
 	st, err := os.Stat(m.Source)
 	if err != nil {
-		return fmt.Errorf("volume %s: %w", m.Source, err)
+		return 0, fmt.Errorf("volume %s: %w", m.Source, err)
 	}
 	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
-		return fmt.Errorf("volume %s: open_tree: %w", m.Source, err)
+		return 0, fmt.Errorf("volume %s: open_tree: %w", m.Source, err)
 	}
 	defer unix.Close(tree)
 	if m.ReadOnly {
 		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
-			return fmt.Errorf("volume %s: make read-only: %w", m.Source, err)
+			return 0, fmt.Errorf("volume %s: make read-only: %w", m.Source, err)
 		}
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
+		return 0, fmt.Errorf("volume %s: statx: %w", m.Source, err)
 	}
 	target, err := targetIn(root, m.Target, st.IsDir())
 	if err != nil {
-		return fmt.Errorf("volume target %s: %w", m.Target, err)
+		return 0, fmt.Errorf("volume target %s: %w", m.Target, err)
 	}
 	defer target.Close()
-	return attach(tree, target, "volume "+m.Target)
+	return stx.Mnt_id, attach(tree, target, "volume "+m.Target)
 }
 
 func tmpfsIn(root *os.File, m Mount) error {

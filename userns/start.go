@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/idmap"
 )
 
@@ -43,6 +44,16 @@ type Sandbox struct {
 	waitGo bool
 }
 
+// CloneFlags are the namespaces of a sandbox: its own network namespace
+// unless it shares the host's. rbox check clones its try with the same.
+func CloneFlags(newNetwork bool) uintptr {
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+	if newNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	return uintptr(flags)
+}
+
 // Start clones the init into new namespaces. It waits for Go, which hands
 // it cfg; until then it does nothing.
 func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
@@ -54,10 +65,6 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()
 
-	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
-	if o.NewNetwork {
-		flags |= unix.CLONE_NEWNET
-	}
 	exe := o.Executable
 	if exe == "" {
 		exe = "/proc/self/exe"
@@ -68,13 +75,12 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		// GODEBUG: Go's container-aware GOMAXPROCS keeps the host's cgroup
 		// files open for the life of the process; the init needs none of
 		// that, and holds no host descriptor it does not have to.
-		Env:        []string{fmt.Sprintf("%s=%d", syncFDEnv, 3), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		Stdin:      o.Stdin,
-		Stdout:     o.Stdout,
-		Stderr:     o.Stderr,
-		ExtraFiles: []*os.File{child},
+		Env:    []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
+		Stdin:  o.Stdin,
+		Stdout: o.Stdout,
+		Stderr: o.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: uintptr(flags),
+			Cloneflags: CloneFlags(o.NewNetwork),
 			// The sandbox must not outlive a SIGKILLed supervisor. Go
 			// threads are not torn down while the process lives, so the
 			// thread-scoped parent-death signal holds for the whole run.
@@ -113,6 +119,8 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	var inherit childfd.Table
+	inherit.Add(fdSync, child)
 	if o.SealedCopy {
 		sealed, err := sealedCopy(exe)
 		if err != nil {
@@ -120,11 +128,11 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 			return nil, err
 		}
 		defer sealed.Close()
-		// Descriptor 4 of the child (3 is the sync socket): execve opens
-		// the path before it closes anything.
-		cmd.ExtraFiles = append(cmd.ExtraFiles, sealed)
-		cmd.Path = "/proc/self/fd/4"
+		// The child's own descriptor: execve opens the path before it
+		// closes anything.
+		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", inherit.Add(fdExe, sealed))
 	}
+	inherit.Attach(cmd)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)
@@ -172,6 +180,19 @@ func (s *Sandbox) Go() error {
 	return s.ch.send(message{Type: msgConfig, Config: s.cfg})
 }
 
+// StartWorkload lets the init start the workload once its root is ready.
+// It may come before the init reports "ready" (rbox exec sends it at once,
+// and the init finds it waiting) or any time after, but after Go and
+// PortsPublished. An init that has already ended is no error here: its
+// report is in the socket, for Wait.
+func (s *Sandbox) StartWorkload() error {
+	err := s.ch.send(message{Type: msgStart})
+	if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+		return nil
+	}
+	return err
+}
+
 // PortsPublished tells the init that the host listens on its published
 // ports: it waits for this (Config.Network.Ports) before it pivots, since
 // the port driver's socket is in the host's filesystem.
@@ -210,6 +231,9 @@ func (e *InitError) Error() string { return e.Msg }
 
 // Hooks are called as the init reports progress.
 type Hooks struct {
+	// Ready is called once the init's root is ready and it waits for
+	// StartWorkload.
+	Ready func()
 	// Pty receives the terminal master when the workload has a pty; it
 	// owns the file.
 	Pty func(*os.File)
@@ -222,43 +246,21 @@ type Hooks struct {
 
 // Wait follows the init until it exits.
 func (s *Sandbox) Wait(h Hooks) Result {
-	var res Result
-	exited := false
-	for {
-		m, files, err := s.ch.recv()
-		if err != nil {
-			break
-		}
-		switch m.Type {
-		case msgPty:
-			if len(files) == 1 && h.Pty != nil {
-				h.Pty(files[0])
-				files = nil
-			}
-		case msgStarted:
-			res.WorkloadPid = m.Pid
-			if h.Started != nil {
-				h.Started(m.Pid)
-			}
-		case msgExit:
-			res.Code, exited = m.Code, true
-			if h.Exited != nil {
-				h.Exited()
-			}
-		case msgError:
-			res.Code, res.Err, exited = m.Code, &InitError{Msg: m.Msg, Code: m.Code}, true
-		}
-		for _, f := range files {
-			f.Close()
-		}
-		if exited {
-			// The last word; hanging up lets an init with a cgroup exit.
-			break
-		}
+	first := msgReady
+	if s.cfg.ReapOnly {
+		first = msgExit
+	}
+	res, err := s.ch.follow(h, first)
+	var se *SyncError
+	if errors.As(err, &se) {
+		// The init does not follow the protocol: nothing it says later can
+		// be trusted, and it must not run on.
+		s.cmd.Process.Kill()
+		res.Code, res.Err = 125, err
 	}
 	s.ch.f.Close()
 	werr := s.cmd.Wait()
-	if exited {
+	if err == nil || res.Err != nil {
 		return res
 	}
 	// The init died without a word: killed from outside, or crashed.

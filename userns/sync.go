@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +24,10 @@ import (
 //	    │   [-p: listen on the host ports]     │  -p: serve the port driver's
 //	    │── ports ───────────────────────────▶ │  child side, wait for ports]
 //	    │                                      │ mounts, pivot_root
+//	    │◀───────────────────────── ready ──── │ root ready: the barrier
+//	    │── start ───────────────────────────▶ │ (rbox exec sends it with
+//	    │                                      │  config; a create/start
+//	    │                                      │  front end when told to)
 //	    │◀─────────────────────── pty + fd ──  │ (with -t) master to the host
 //	    │◀──────────────────── started {pid} ─ │ workload running
 //	    │   forward signals (kill)             │ reap, forward to workload
@@ -32,14 +38,24 @@ import (
 // With a single map the Go runtime writes the map before the init's execve,
 // so the init starts in stage "run" and there is no "go" - unless the
 // sandbox gets a cgroup: then the init waits for "go" in stage "map" too.
+// A reaper (Config.ReapOnly) answers "config" with "exit" and builds nothing.
+// The init may send "error" instead of any of its messages, and sends
+// nothing after it.
+//
+// Every receive names what it expects (expect); anything else is a
+// *SyncError, `sync: got "X", expected "Y"`. The init reports its own as an
+// "error" message and exits 125; the supervisor's ends Wait with it. Either
+// way the user reads it once, as one line.
 //
 // If the supervisor dies, the init reads EOF and kills the sandbox (and the
 // kernel's parent-death signal does so too, should the init be stuck).
 
 const (
-	msgConfig  = "config"
 	msgGo      = "go"
+	msgConfig  = "config"
 	msgPorts   = "ports"
+	msgReady   = "ready"
+	msgStart   = "start"
 	msgPty     = "pty"
 	msgStarted = "started"
 	msgExit    = "exit"
@@ -60,15 +76,34 @@ type message struct {
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.
 const maxMessage = 1 << 20
 
-// syncFDEnv names the inherited descriptor of the sync socket in the init;
-// stageEnv says whether it must first wait for its ID map ("map") or can
-// build the sandbox at once ("run").
+// The init's descriptors, by their names in its childfd table: the sync
+// socket, and the sealed copy it was executed from (SealedCopy). stageEnv
+// says whether it must first wait for its ID map ("map") or can build the
+// sandbox at once ("run").
 const (
-	syncFDEnv = "_RBOX_SYNC_FD"
-	stageEnv  = "_RBOX_STAGE"
-	stageMap  = "map"
-	stageRun  = "run"
+	fdSync   = "sync"
+	fdExe    = "exe"
+	stageEnv = "_RBOX_STAGE"
+	stageMap = "map"
+	stageRun = "run"
 )
+
+// SyncError is a message out of the protocol's order.
+type SyncError struct {
+	Got  string
+	Want []string // none: nothing more may come
+}
+
+func (e *SyncError) Error() string {
+	if len(e.Want) == 0 {
+		return fmt.Sprintf("sync: got %q, expected no more messages", e.Got)
+	}
+	q := make([]string, len(e.Want))
+	for i, w := range e.Want {
+		q[i] = fmt.Sprintf("%q", w)
+	}
+	return fmt.Sprintf("sync: got %q, expected %s", e.Got, strings.Join(q, " or "))
+}
 
 type channel struct{ f *os.File }
 
@@ -89,6 +124,20 @@ func (c channel) send(m message, fds ...int) error {
 
 // errClosed is the peer hanging up.
 var errClosed = errors.New("sync channel closed")
+
+// expect receives the next message, which must be one of want; any other
+// is a *SyncError (its descriptors closed).
+func (c channel) expect(want ...string) (message, []*os.File, error) {
+	m, files, err := c.recv()
+	if err != nil {
+		return m, nil, err
+	}
+	if !slices.Contains(want, m.Type) {
+		closeAll(files)
+		return m, nil, &SyncError{Got: m.Type, Want: want}
+	}
+	return m, files, nil
+}
 
 // recv returns the next message and any descriptors that came with it.
 func (c channel) recv() (message, []*os.File, error) {
@@ -131,9 +180,7 @@ func (c channel) recv() (message, []*os.File, error) {
 		}
 		var m message
 		if err := json.Unmarshal(buf[:n], &m); err != nil {
-			for _, f := range files {
-				f.Close()
-			}
+			closeAll(files)
 			return message{}, nil, fmt.Errorf("decode message: %w", err)
 		}
 		return m, files, nil
@@ -159,4 +206,108 @@ func parseRights(oob []byte) ([]*os.File, error) {
 		}
 	}
 	return files, nil
+}
+
+// The init's receives, in the diagram's order. None takes a descriptor.
+
+// awaitGo is stage "map": the supervisor has mapped us (and put us in the
+// init's leaf of the sandbox's cgroup).
+func (c channel) awaitGo() error {
+	_, files, err := c.expect(msgGo)
+	closeAll(files)
+	return err
+}
+
+func (c channel) awaitConfig() (*Config, error) {
+	m, files, err := c.expect(msgConfig)
+	closeAll(files)
+	if err == nil && m.Config == nil {
+		err = fmt.Errorf("sync: got %q without a config", msgConfig)
+	}
+	return m.Config, err
+}
+
+// awaitPorts waits until the host listens on the published ports.
+func (c channel) awaitPorts() error {
+	_, files, err := c.expect(msgPorts)
+	closeAll(files)
+	return err
+}
+
+// barrier says the root is ready and waits until the workload may start.
+func (c channel) barrier() error {
+	if err := c.send(message{Type: msgReady}); err != nil {
+		return err
+	}
+	_, files, err := c.expect(msgStart)
+	closeAll(files)
+	return err
+}
+
+// exit is the init's last word, the workload's status. With a cgroup the
+// init then waits until hangup is closed (the supervisor's EOF): the
+// supervisor reads the workload's leaf first (Hooks.Exited), and the leaf
+// lives only as long as the init keeps the systemd scope populated.
+func (c channel) exit(code int, cgroup bool, hangup <-chan struct{}) {
+	c.send(message{Type: msgExit, Code: code})
+	if cgroup {
+		<-hangup
+	}
+}
+
+// after follows the init's reports: after one of them, what may come next
+// ("error" may always come, and ends the run).
+var after = map[string][]string{
+	msgReady:   {msgPty, msgStarted},
+	msgPty:     {msgStarted},
+	msgStarted: {msgExit},
+}
+
+// follow receives the init's reports, first one of want, then in the
+// diagram's order, calling h as they come, until "exit" or "error"; the
+// caller hangs up after it returns. err is
+// a receive that failed (errClosed: the init died without a word) or a
+// report out of order (*SyncError).
+func (c channel) follow(h Hooks, want ...string) (res Result, err error) {
+	for {
+		m, files, err := c.expect(append(want, msgError)...)
+		var se *SyncError
+		if errors.As(err, &se) {
+			se.Want = want // "error" is always welcome: no need to say so
+		}
+		if err != nil {
+			return res, err
+		}
+		switch m.Type {
+		case msgReady:
+			if h.Ready != nil {
+				h.Ready()
+			}
+		case msgPty:
+			if len(files) == 1 && h.Pty != nil {
+				h.Pty(files[0])
+				files = nil
+			}
+		case msgStarted:
+			res.WorkloadPid = m.Pid
+			if h.Started != nil {
+				h.Started(m.Pid)
+			}
+		case msgExit:
+			closeAll(files)
+			res.Code = m.Code
+			// Before the caller hangs up: an init with a cgroup waits
+			// for that, so the workload's leaf is still there.
+			if h.Exited != nil {
+				h.Exited()
+			}
+			return res, nil
+		case msgError:
+			closeAll(files)
+			res.Code, res.Err = m.Code, &InitError{Msg: m.Msg, Code: m.Code}
+			return res, nil
+		}
+		closeAll(files)
+		want = after[m.Type]
+	}
 }

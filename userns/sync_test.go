@@ -1,9 +1,15 @@
 package userns
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,4 +85,263 @@ func FuzzRecv(f *testing.F) {
 		}
 		c.recv() // must not panic on any packet
 	})
+}
+
+// The init's receives, driven by a supervisor that sends the wrong thing.
+func TestInitExpects(t *testing.T) {
+	cfg := &Config{Args: []string{"true"}}
+	for _, c := range []struct {
+		name  string
+		sends []message
+		await func(channel) error
+		want  string
+	}{
+		{"start before config", []message{{Type: msgStart}},
+			func(c channel) error { _, err := c.awaitConfig(); return err },
+			`sync: got "start", expected "config"`},
+		{"config before go", []message{{Type: msgConfig, Config: cfg}},
+			channel.awaitGo,
+			`sync: got "config", expected "go"`},
+		{"unknown type", []message{{Type: "bogus"}},
+			func(c channel) error { _, err := c.awaitConfig(); return err },
+			`sync: got "bogus", expected "config"`},
+		{"config without one", []message{{Type: msgConfig}},
+			func(c channel) error { _, err := c.awaitConfig(); return err },
+			`sync: got "config" without a config`},
+		{"start before ports", []message{{Type: msgStart}},
+			channel.awaitPorts,
+			`sync: got "start", expected "ports"`},
+		{"ports at the barrier", []message{{Type: msgPorts}},
+			channel.barrier,
+			`sync: got "ports", expected "start"`},
+		{"anything after start", []message{{Type: msgStart}},
+			func(c channel) error { _, _, err := c.expect(); return err },
+			`sync: got "start", expected no more messages`},
+		{"in order", []message{{Type: msgGo}, {Type: msgConfig, Config: cfg}, {Type: msgPorts}, {Type: msgStart}},
+			func(c channel) error {
+				if err := c.awaitGo(); err != nil {
+					return err
+				}
+				if _, err := c.awaitConfig(); err != nil {
+					return err
+				}
+				if err := c.awaitPorts(); err != nil {
+					return err
+				}
+				return c.barrier()
+			}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sup, init := pair(t)
+			for _, m := range c.sends {
+				if err := sup.send(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := c.await(init)
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var se *SyncError
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+			if c.name != "config without one" && !errors.As(err, &se) {
+				t.Errorf("%v is not a *SyncError", err)
+			}
+		})
+	}
+}
+
+// The supervisor's side: the init's reports out of order end the run with
+// the error; in order they reach the hooks.
+func TestFollowExpects(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		sends []message
+		first string
+		want  string // the error, or the result as "code pid"
+	}{
+		{"started before ready", []message{{Type: msgStarted, Pid: 2}}, msgReady,
+			`sync: got "started", expected "ready"`},
+		{"exit before started", []message{{Type: msgReady}, {Type: msgExit}}, msgReady,
+			`sync: got "exit", expected "pty" or "started"`},
+		{"unknown type", []message{{Type: msgReady}, {Type: msgStarted, Pid: 2}, {Type: "bogus"}}, msgReady,
+			`sync: got "bogus", expected "exit"`},
+		{"a supervisor's message", []message{{Type: msgStart}}, msgReady,
+			`sync: got "start", expected "ready"`},
+		{"error at the barrier", []message{{Type: msgReady}, {Type: msgError, Code: 127, Msg: "no cmd"}}, msgReady,
+			"no cmd"},
+		{"in order", []message{{Type: msgReady}, {Type: msgStarted, Pid: 2}, {Type: msgExit, Code: 3}}, msgReady,
+			"3 2"},
+		{"reaper", []message{{Type: msgExit}}, msgExit, "0 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sup, init := pair(t)
+			for _, m := range c.sends {
+				if err := init.send(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var seen []string
+			h := Hooks{Ready: func() { seen = append(seen, "ready") }, Started: func(int) { seen = append(seen, "started") }}
+			res, err := sup.follow(h, c.first)
+			got := fmt.Sprintf("%d %d", res.Code, res.WorkloadPid)
+			switch {
+			case err != nil:
+				got = err.Error()
+			case res.Err != nil:
+				got = res.Err.Error()
+			}
+			if got != c.want {
+				t.Fatalf("got %q, want %q (hooks %v)", got, c.want, seen)
+			}
+			if c.name == "in order" && !slices.Equal(seen, []string{"ready", "started"}) {
+				t.Errorf("hooks %v", seen)
+			}
+		})
+	}
+}
+
+// Both sides at once, through the public calls: a supervisor that sends
+// "start" before Go gets the init's report as the one line it prints.
+func TestWrongOrderReported(t *testing.T) {
+	sup, init := pair(t)
+	sb := &Sandbox{ch: sup, cfg: &Config{Args: []string{"true"}}}
+	if err := sb.StartWorkload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Go(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := init.awaitConfig()
+	if code := tell(init, failure(125, "sandbox init: %w", err)); code != 125 {
+		t.Errorf("init exits %d, want 125", code)
+	}
+	res, err := sup.follow(Hooks{}, msgReady)
+	want := `sandbox init: sync: got "start", expected "config"`
+	if err != nil || res.Code != 125 || res.Err == nil || res.Err.Error() != want {
+		t.Fatalf("got %d %v %v, want 125 %q", res.Code, res.Err, err, want)
+	}
+}
+
+// Wait ends an init that breaks the protocol rather than follow it.
+func TestWaitKillsOutOfOrderInit(t *testing.T) {
+	sup, init := pair(t)
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sb := &Sandbox{cmd: cmd, ch: sup, cfg: &Config{}}
+	init.send(message{Type: msgStarted, Pid: 5})
+	res := sb.Wait(Hooks{})
+	if res.Code != 125 || res.Err == nil || res.Err.Error() != `sync: got "started", expected "ready"` {
+		t.Fatalf("got %d %v", res.Code, res.Err)
+	}
+	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
+		t.Errorf("the init was not killed: %v", cmd.ProcessState)
+	}
+}
+
+// rbox enter's client checks the order too.
+func TestEnterWaitExpects(t *testing.T) {
+	cl, init := pair(t)
+	init.send(message{Type: msgExit, Code: 0})
+	res := (&EnterSession{cl}).Wait(Hooks{})
+	if res.Code != 125 || res.Err == nil || res.Err.Error() != `sync: got "exit", expected "pty" or "started"` {
+		t.Fatalf("got %d %v", res.Code, res.Err)
+	}
+}
+
+// A "start" that finds the init gone leaves its last word for Wait.
+func TestStartAfterInitEnded(t *testing.T) {
+	sup, init := pair(t)
+	init.send(message{Type: msgError, Code: 125, Msg: "mount failed"})
+	init.f.Close()
+	sb := &Sandbox{ch: sup, cfg: &Config{}}
+	if err := sb.StartWorkload(); err != nil {
+		t.Fatalf("StartWorkload: %v", err)
+	}
+	res, err := sup.follow(Hooks{}, msgReady)
+	if err != nil || res.Err == nil || res.Err.Error() != "mount failed" {
+		t.Fatalf("got %v %v", res.Err, err)
+	}
+}
+
+// After "exit", an init with a cgroup lives on until the supervisor hangs
+// up, and the supervisor's Exited hook runs before it does: the workload's
+// leaf (--stats) is read while the init keeps the systemd scope alive.
+// Without a cgroup the init ends at once.
+func TestExitOrder(t *testing.T) {
+	for _, c := range []struct {
+		cgroup bool
+		want   []string
+	}{
+		{true, []string{"exited hook", "hang-up", "init ends"}},
+		{false, []string{"init ends", "exited hook", "hang-up"}},
+	} {
+		t.Run(fmt.Sprintf("cgroup=%v", c.cgroup), func(t *testing.T) {
+			sup, init := pair(t)
+			var mu sync.Mutex
+			var order []string
+			note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+
+			// The init's side, as run() ends: the receiver that turns
+			// the supervisor's EOF into hangup, then the last word.
+			hangup := make(chan struct{})
+			go func() {
+				if _, _, err := init.expect(); errors.Is(err, errClosed) {
+					note("hang-up")
+				}
+				close(hangup)
+			}()
+			ended := make(chan struct{})
+			for _, m := range []message{{Type: msgReady}, {Type: msgStarted, Pid: 2}} {
+				if err := init.send(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			go func() {
+				init.exit(3, c.cgroup, hangup)
+				note("init ends")
+				close(ended)
+			}()
+			if !c.cgroup {
+				select {
+				case <-ended:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the init without a cgroup waits after exit")
+				}
+			}
+
+			cmd := exec.Command("true")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sb := &Sandbox{cmd: cmd, ch: sup, cfg: &Config{Cgroup: c.cgroup}}
+			res := sb.Wait(Hooks{Exited: func() {
+				note("exited hook")
+				if c.cgroup {
+					// Give an init that does not wait the time to end.
+					select {
+					case <-ended:
+						t.Error("the init ended before the Exited hook")
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			}})
+			<-ended
+			if res.Code != 3 || res.Err != nil || res.WorkloadPid != 2 {
+				t.Errorf("result %+v", res)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(order, c.want) {
+				t.Errorf("order %v, want %v", order, c.want)
+			}
+		})
+	}
 }

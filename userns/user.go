@@ -180,16 +180,12 @@ func checkMapped(cfg *Config, u *execUser) error {
 		// setgroups is denied with a single map, and no group but 0 exists.
 		u.Groups = nil
 	}
-	why := "only uid 0 is mapped (single ID map)"
-	if cfg.IDMap.Full {
-		why = fmt.Sprintf("the sandbox maps uids 0-%d", idmap.Size(cfg.IDMap.UID)-1)
-	}
-	if !idmap.Contains(cfg.IDMap.UID, u.UID) {
-		return failure(125, "-u %s: uid %d is not mapped in the sandbox: %s; give your user a range in /etc/subuid and /etc/subgid (see rbox check)", cfg.User, u.UID, why)
+	if err := idmap.CheckMapped(cfg.IDMap, "uid", u.UID); err != nil {
+		return failure(125, "-u %s: %w", cfg.User, err)
 	}
 	for _, g := range append([]uint32{u.GID}, u.Groups...) {
-		if !idmap.Contains(cfg.IDMap.GID, g) {
-			return failure(125, "-u %s: gid %d is not mapped in the sandbox: %s; give your user a range in /etc/subgid (see rbox check)", cfg.User, g, why)
+		if err := idmap.CheckMapped(cfg.IDMap, "gid", g); err != nil {
+			return failure(125, "-u %s: %w", cfg.User, err)
 		}
 	}
 	return nil

@@ -17,12 +17,17 @@ type checkCmd struct {
 const exitCheckFailed = 1
 
 func (c *checkCmd) run() (int, error) {
-	h := hostcheck.Default(os.Getenv("PATH"), stateRoot(), cgroupv2.Env{
+	// The probes' throwaway layers go where rbox exec's would: into the
+	// resolved root, never a directory another user prepared.
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
+	h := hostcheck.Default(os.Getenv("PATH"), root, cgroupv2.Env{
 		BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"),
 		RuntimeDir: os.Getenv("XDG_RUNTIME_DIR"),
 	})
 	r := hostcheck.Run(context.Background(), h)
-	var err error
 	if c.JSON {
 		err = r.WriteJSON(os.Stdout)
 	} else {

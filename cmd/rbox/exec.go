@@ -4,52 +4,55 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/alecthomas/kong"
-	"github.com/rbox-sandbox/rbox/hostcheck"
+	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/hostcheck"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/slirp"
+	"github.com/rbox-sandbox/rbox/state"
 )
 
 type execCmd struct {
-	Name          string        `help:"Name the sandbox (default rbox-<id>); also its hostname unless --hostname." placeholder:"NAME"`
-	Detach        bool          `short:"d" help:"Run in the background: print the name and return; output goes to rbox logs NAME."`
-	Rootfs        string        `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
-	Env           []string      `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
-	EnvFile       []string      `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
-	Workdir       string        `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
-	User          string        `short:"u" help:"Run as UID[:GID] or NAME[:GROUP] of the image's /etc/passwd." placeholder:"USER"`
-	Tty           bool          `short:"t" help:"Give the command a terminal (a pty inside the sandbox)."`
-	Stdin         bool          `short:"i" name:"interactive" help:"Accepted for docker compatibility: stdin is always passed through."`
-	Hostname      string        `help:"Hostname inside the sandbox (default rbox-<id>)."`
-	Net           string        `help:"Network: slirp (own namespace through slirp4netns), pasta (through passt's pasta), none (loopback only) or host; slirp and pasta take :allow-host-loopback to let the sandbox reach the host's 127.0.0.1 as 10.0.2.2." default:"slirp" placeholder:"MODE" complete:"slirp,pasta,none,host,slirp:allow-host-loopback,pasta:allow-host-loopback"`
-	MTU           int           `name:"mtu" help:"MTU of the sandbox's device under slirp or pasta (default 65520)." placeholder:"N"`
-	Publish       []string      `short:"p" help:"Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]; without HOSTIP on all host addresses." sep:"none" placeholder:"[IP:]HOST:CTR[/PROTO]"`
-	Overlay       string        `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
-	ReadOnly      bool          `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
-	Persist       string        `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
-	Volume        []string      `short:"v" help:"Bind a host path: SRC:DST[:ro]." sep:"none" placeholder:"SRC:DST[:ro]"`
-	Tmpfs         []string      `help:"Mount a tmpfs: DST[:size=64m,mode=1777]." sep:"none" placeholder:"DST[:OPTS]"`
-	IDMap         string        `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
-	Timeout       time.Duration `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
-	StopTimeout   time.Duration `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
-	AllowNewPrivs bool          `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
-	CapAdd        []string      `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one). SYS_ADMIN (and ALL) gives up :ro volumes, --read-only and the /proc masks: the workload can remount or unmount them." placeholder:"CAP"`
-	CapDrop       []string      `name:"cap-drop" help:"Drop a capability from the default set (ALL for every one)." placeholder:"CAP"`
-	Seccomp       string        `help:"Seccomp filter: default, unconfined, or the path of an OCI seccomp profile (JSON)." default:"default" placeholder:"PROFILE"`
-	Memory        limitArg      `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
-	MemorySwap    limitArg      `name:"memory-swap" help:"Memory plus swap, as docker: equal to --memory for no swap, -1 for unlimited swap." placeholder:"SIZE"`
-	CPUs          string        `name:"cpus" help:"CPU limit in CPUs (cgroup cpu.max over 100 ms): 0.5, 2." placeholder:"N.N"`
-	PidsLimit     limitArg      `name:"pids-limit" help:"Most processes and threads at once (cgroup pids.max); -1 for none." placeholder:"N"`
-	CgroupManager string        `name:"cgroup-manager" help:"Who makes the sandbox's cgroup: auto, systemd (the user's, over D-Bus) or cgroupfs (the current delegated cgroup)." default:"auto" enum:"auto,systemd,cgroupfs" placeholder:"MANAGER"`
-	Stats         statsFlag     `help:"At exit, print peak memory, CPU time and peak pids on stderr; --stats=json prints one JSON line."`
-	Debug         bool          `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
-	StatusJSON    string        `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
+	Name          dashArg     `help:"Name the sandbox (default rbox-<id>); also its hostname unless --hostname." placeholder:"NAME"`
+	Detach        bool        `short:"d" help:"Run in the background: print the name and return; output goes to rbox logs NAME."`
+	Rootfs        string      `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
+	Env           []string    `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
+	EnvFile       []string    `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
+	Workdir       string      `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
+	User          string      `short:"u" help:"Run as UID[:GID] or NAME[:GROUP] of the image's /etc/passwd." placeholder:"USER"`
+	Tty           bool        `short:"t" help:"Give the command a terminal (a pty inside the sandbox)."`
+	Stdin         bool        `short:"i" name:"interactive" help:"Accepted for docker compatibility: stdin is always passed through."`
+	Hostname      string      `help:"Hostname inside the sandbox (default rbox-<id>)."`
+	Net           string      `help:"Network: slirp (own namespace through slirp4netns), pasta (through passt's pasta), none (loopback only) or host; slirp and pasta take :allow-host-loopback to let the sandbox reach the host's 127.0.0.1 as 10.0.2.2." default:"slirp" placeholder:"MODE" complete:"slirp,pasta,none,host,slirp:allow-host-loopback,pasta:allow-host-loopback"`
+	MTU           int         `name:"mtu" help:"MTU of the sandbox's device under slirp or pasta (default 65520)." placeholder:"N"`
+	Publish       []string    `short:"p" help:"Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]; without HOSTIP on all host addresses." sep:"none" placeholder:"[IP:]HOST:CTR[/PROTO]"`
+	Overlay       string      `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
+	ReadOnly      bool        `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
+	Persist       string      `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
+	Volume        []string    `short:"v" help:"Bind a host path: SRC:DST[:ro]." sep:"none" placeholder:"SRC:DST[:ro]"`
+	Tmpfs         []string    `help:"Mount a tmpfs: DST[:size=64m,mode=1777]." sep:"none" placeholder:"DST[:OPTS]"`
+	IDMap         string      `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
+	Timeout       durationArg `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
+	StopTimeout   durationArg `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
+	AllowNewPrivs bool        `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
+	CapAdd        []string    `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one). SYS_ADMIN (and ALL) gives up :ro volumes, --read-only and the /proc masks: the workload can remount or unmount them." placeholder:"CAP"`
+	CapDrop       []string    `name:"cap-drop" help:"Drop a capability from the default set (ALL for every one)." placeholder:"CAP"`
+	Seccomp       string      `help:"Seccomp filter: default, unconfined, or the path of an OCI seccomp profile (JSON)." default:"default" placeholder:"PROFILE"`
+	Memory        limitArg    `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
+	MemorySwap    limitArg    `name:"memory-swap" help:"Memory plus swap, as docker: equal to --memory for no swap, -1 for unlimited swap." placeholder:"SIZE"`
+	CPUs          dashArg     `name:"cpus" help:"CPU limit in CPUs (cgroup cpu.max over 100 ms): 0.5, 2." placeholder:"N.N"`
+	PidsLimit     limitArg    `name:"pids-limit" help:"Most processes and threads at once (cgroup pids.max); -1 for none." placeholder:"N"`
+	CgroupManager string      `name:"cgroup-manager" help:"Who makes the sandbox's cgroup: auto, systemd (the user's, over D-Bus) or cgroupfs (the current delegated cgroup)." default:"auto" enum:"auto,systemd,cgroupfs" placeholder:"MANAGER"`
+	Stats         statsFlag   `help:"At exit, print peak memory, CPU time and peak pids on stderr; --stats=json prints one JSON line."`
+	Debug         bool        `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
+	StatusJSON    string      `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
 	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
 }
@@ -57,12 +60,7 @@ type execCmd struct {
 func (c *execCmd) run() (int, error) {
 	// A detached supervisor is this same command line run again with a
 	// report pipe (sandbox.Detach); it reports failures there, not here.
-	var report *os.File
-	if v := os.Getenv(sandbox.DetachFDEnv); v != "" {
-		os.Unsetenv(sandbox.DetachFDEnv)
-		fd, _ := strconv.Atoi(v)
-		report = os.NewFile(uintptr(fd), "detach-report")
-	}
+	report := sandbox.DetachReport()
 	start := time.Now()
 	var status sandbox.Status
 	// A detached sandbox's status is written before rbox wait returns.
@@ -107,6 +105,15 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 	if err := sandbox.Validate(spec); err != nil {
 		return exitFailure, err
 	}
+	if err := checkStatusPath(c.StatusJSON); err != nil {
+		return exitFailure, err
+	}
+	// Resolved before detaching too, so that a fallback is announced
+	// where the user sees it.
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
 	if c.Detach && report == nil {
 		if c.Tty {
 			return exitFailure, fmt.Errorf("-d and -t conflict: a detached sandbox has no terminal; use rbox enter -t NAME -- sh to get one")
@@ -119,7 +126,7 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 		return 0, nil
 	}
 	return sandbox.Run(spec, sandbox.Options{
-		StateRoot: stateRoot(),
+		StateRoot: root,
 		Detached:  report,
 		Status:    status,
 		CgroupEnv: cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")},
@@ -135,11 +142,11 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		args = args[1:]
 	}
 	s := &sandbox.Spec{
-		Name:   c.Name,
+		Name:   string(c.Name),
 		Rootfs: c.Rootfs, Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty,
 		Hostname: c.Hostname, Net: c.Net, MTU: c.MTU, Overlay: c.Overlay, ReadOnly: c.ReadOnly,
 		Persist: c.Persist, IDMap: c.IDMap, Debug: c.Debug, AllowNewPrivs: c.AllowNewPrivs,
-		Timeout: c.Timeout, StopTimeout: c.StopTimeout,
+		Timeout: time.Duration(c.Timeout), StopTimeout: time.Duration(c.StopTimeout),
 		CapAdd: c.CapAdd, CapDrop: c.CapDrop, Seccomp: c.Seccomp,
 		CgroupManager: cgroupv2.Kind(c.CgroupManager), Stats: string(c.Stats),
 	}
@@ -150,9 +157,9 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		s.Term = os.Getenv("TERM")
 	}
 	for _, f := range c.EnvFile {
-		r, err := os.Open(f)
+		r, err := openEnvFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("--env-file %q: %w", f, err)
+			return nil, err
 		}
 		env, err := sandbox.ParseEnvFile(r, f, os.LookupEnv)
 		r.Close()
@@ -208,7 +215,7 @@ func (c *execCmd) limits(l *cgroupv2.Limits) error {
 		}
 	}
 	if c.CPUs != "" {
-		if l.CPU, err = cgroupv2.ParseCPUs(c.CPUs); err != nil {
+		if l.CPU, err = cgroupv2.ParseCPUs(string(c.CPUs)); err != nil {
 			return err
 		}
 	}
@@ -233,10 +240,7 @@ func (a *limitArg) Decode(ctx *kong.DecodeContext) error {
 		return nil
 	}
 	if t.Type == kong.ShortFlagToken && isDigits(fmt.Sprint(t.Value)) {
-		v := "-" + fmt.Sprint(ctx.Scan.Pop().Value)
-		if t := ctx.Scan.Peek(); t.Type == kong.ShortFlagTailToken && isDigits(fmt.Sprint(t.Value)) {
-			v += fmt.Sprint(ctx.Scan.Pop().Value)
-		}
+		v, _ := popDashValue(ctx)
 		*a = limitArg(v)
 		return nil
 	}
@@ -245,6 +249,110 @@ func (a *limitArg) Decode(ctx *kong.DecodeContext) error {
 		return err
 	}
 	*a = limitArg(fmt.Sprint(t.Value))
+	return nil
+}
+
+// popDashValue takes "-x..." as the flag's value where kong would read a
+// short flag (it splits "-1s" into the flag "1" and the tail "s"). Flags
+// whose values never start with '-' take it too, so that the check of the
+// value, not the parser, says what is wrong with it: "--cpus -1",
+// "--name -x" get one line naming the flag, the value and the fix.
+func popDashValue(ctx *kong.DecodeContext) (string, bool) {
+	t := ctx.Scan.Peek()
+	switch v, _ := t.Value.(string); {
+	case t.Type == kong.UntypedToken && len(v) > 1 && v[0] == '-' && v[1] != '-':
+		// Not split yet: the whole argument.
+		ctx.Scan.Pop()
+		return v, true
+	case t.Type == kong.ShortFlagToken:
+		v := "-" + fmt.Sprint(ctx.Scan.Pop().Value)
+		if t := ctx.Scan.Peek(); t.Type == kong.ShortFlagTailToken {
+			v += fmt.Sprint(ctx.Scan.Pop().Value)
+		}
+		return v, true
+	}
+	return "", false
+}
+
+// dashArg is a string flag that takes a value starting with '-' (see
+// popDashValue).
+type dashArg string
+
+func (a *dashArg) Decode(ctx *kong.DecodeContext) error {
+	if v, ok := popDashValue(ctx); ok {
+		*a = dashArg(v)
+		return nil
+	}
+	t, err := ctx.Scan.PopValue("value")
+	if err != nil {
+		return err
+	}
+	*a = dashArg(fmt.Sprint(t.Value))
+	return nil
+}
+
+// durationArg is a Go duration flag that takes "-1s" as its value, for
+// Validate to refuse by name.
+type durationArg time.Duration
+
+func (a *durationArg) Decode(ctx *kong.DecodeContext) error {
+	v, ok := popDashValue(ctx)
+	if !ok {
+		t, err := ctx.Scan.PopValue("duration")
+		if err != nil {
+			return err
+		}
+		v = fmt.Sprint(t.Value)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: use a Go duration: 90s, 5m, 1h30m", v)
+	}
+	*a = durationArg(d)
+	return nil
+}
+
+// openEnvFile opens an --env-file, refusing what is not a regular file
+// (a directory would fail only at the first read, without the flag).
+func openEnvFile(f string) (*os.File, error) {
+	r, err := os.Open(f)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("--env-file %q: %w: give a file of KEY=VALUE lines", f, err)
+	}
+	if st, err := r.Stat(); err == nil && st.IsDir() {
+		r.Close()
+		return nil, fmt.Errorf("--env-file %q is a directory: give a file of KEY=VALUE lines", f)
+	}
+	return r, nil
+}
+
+// checkStatusPath refuses, before anything starts, a --status-json path
+// that could not be written when the sandbox ends: its directory missing,
+// not a directory, or not writable, or the path a directory.
+func checkStatusPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		return fmt.Errorf("--status-json %q is a directory: give a file path", p)
+	}
+	dir := filepath.Dir(p)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("--status-json %q: directory %q does not exist: create it first or give another path", p, dir)
+	case err != nil:
+		return fmt.Errorf("--status-json %q: directory %q: %w", p, dir, errors.Unwrap(err))
+	case !st.IsDir():
+		return fmt.Errorf("--status-json %q: %q is not a directory: give another path", p, dir)
+	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("--status-json %q: directory %q is not writable by you (%v): give another path", p, dir, err)
+	}
 	return nil
 }
 
@@ -283,13 +391,28 @@ func (f *statsFlag) Decode(ctx *kong.DecodeContext) error {
 
 func (*statsFlag) IsBool() bool { return true }
 
-// stateRoot is $XDG_RUNTIME_DIR/rbox, or a private directory in /tmp for
-// sessions without one (su, ssh CI agents, containers).
-func stateRoot() string {
+// stateRoot resolves the state root that every command uses (see
+// state.Resolve) from this environment: XDG_RUNTIME_DIR, TMPDIR, and HOME
+// (the passwd entry's when HOME is unset, as under env -i) for the record
+// of a fallback, which it announces on stderr.
+func stateRoot() (string, error) {
+	env := state.Env{TempDir: os.TempDir(), Home: os.Getenv("HOME"), UID: os.Getuid()}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return filepath.Join(d, "rbox")
+			env.RuntimeDir = d
 		}
 	}
-	return filepath.Join(os.TempDir(), "rbox-"+strconv.Itoa(os.Getuid()))
+	if env.Home == "" {
+		if u, err := user.LookupId(strconv.Itoa(env.UID)); err == nil {
+			env.Home = u.HomeDir
+		}
+	}
+	r, err := state.Resolve(env)
+	if err != nil {
+		return "", err
+	}
+	if r.Notice != "" {
+		fmt.Fprintf(os.Stderr, "rbox: notice: %s\n", r.Notice)
+	}
+	return r.Path, nil
 }

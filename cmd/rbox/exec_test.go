@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/alecthomas/kong"
@@ -62,6 +63,55 @@ func TestExecResourceFlags(t *testing.T) {
 		}
 		if s.Stats != c.stats || s.Limits != c.limits || s.CgroupManager != c.manager {
 			t.Errorf("%v: got stats %q, limits %+v, manager %q", c.argv, s.Stats, s.Limits, s.CgroupManager)
+		}
+	}
+}
+
+// Values the parser would take for short flags, and paths that fail only
+// at the end of a run: one line naming the flag, the value and the fix,
+// found before anything starts. Nothing runs.
+func TestExecBadValues(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"--cpus", "-1"}, `invalid --cpus "-1": use a positive number`},
+		{[]string{"--cpus", "-1.5"}, `invalid --cpus "-1.5"`},
+		{[]string{"--timeout", "-1s"}, "invalid --timeout -1s: a duration must not be negative"},
+		{[]string{"--timeout=-1s"}, "invalid --timeout -1s"},
+		{[]string{"--stop-timeout", "-2s"}, "invalid --stop-timeout -2s"},
+		{[]string{"--timeout", "-x"}, `--timeout: invalid duration "-x": use a Go duration`},
+		{[]string{"--name", "-x"}, `invalid --name "-x": use letters`},
+		{[]string{"--env-file", dir}, `--env-file "` + dir + `" is a directory: give a file`},
+		{[]string{"--env-file", dir + "/none"}, `--env-file "` + dir + `/none": no such file or directory: give a file`},
+		{[]string{"--status-json", dir + "/none/s.json"}, `--status-json "` + dir + `/none/s.json": directory "` + dir + `/none" does not exist`},
+		{[]string{"--status-json", dir}, `--status-json "` + dir + `" is a directory`},
+		{[]string{"--timeout", "2s", "--name", "ok"}, ""},
+	}
+	for _, c := range cases {
+		var cli struct {
+			Exec execCmd `cmd:""`
+		}
+		p, err := kong.New(&cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		argv := append(append([]string{"exec", "--rootfs", dir, "--net", "none"}, c.argv...), "--", "true")
+		_, err = p.Parse(argv)
+		if err == nil {
+			var s *sandbox.Spec
+			if s, err = cli.Exec.spec(); err == nil {
+				if err = sandbox.Validate(s); err == nil {
+					err = checkStatusPath(cli.Exec.StatusJSON)
+				}
+			}
+		}
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.argv, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%v: want one line with %q, got %v", c.argv, c.want, err)
 		}
 	}
 }

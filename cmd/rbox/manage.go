@@ -21,7 +21,11 @@ type psCmd struct {
 }
 
 func (c *psCmd) run() (int, error) {
-	all, err := sandbox.List(stateRoot())
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
+	all, err := sandbox.List(root)
 	if err != nil {
 		return exitFailure, err
 	}
@@ -63,7 +67,11 @@ func (c *killCmd) run() (int, error) {
 	if err != nil {
 		return exitFailure, err
 	}
-	return 0, sandbox.Kill(stateRoot(), c.Name, sig)
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
+	return 0, sandbox.Kill(root, c.Name, sig)
 }
 
 // parseSignal accepts SIGTERM, TERM, term or 15.
@@ -90,7 +98,11 @@ type waitCmd struct {
 }
 
 func (c *waitCmd) run() (int, error) {
-	code, err := sandbox.Wait(stateRoot(), c.Name)
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
+	code, err := sandbox.Wait(root, c.Name)
 	if err != nil {
 		return exitFailure, err
 	}
@@ -102,8 +114,12 @@ type rmCmd struct {
 }
 
 func (c *rmCmd) run() (int, error) {
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
 	for _, n := range c.Names {
-		if err := sandbox.Remove(stateRoot(), n, sandbox.Options{}); err != nil {
+		if err := sandbox.Remove(root, n, sandbox.Options{}); err != nil {
 			return exitFailure, err
 		}
 	}
@@ -116,7 +132,11 @@ type logsCmd struct {
 }
 
 func (c *logsCmd) run() (int, error) {
-	i, err := sandbox.Find(stateRoot(), c.Name)
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
+	i, err := sandbox.Find(root, c.Name)
 	if err != nil {
 		return exitFailure, err
 	}
@@ -132,7 +152,7 @@ func (c *logsCmd) run() (int, error) {
 		if !c.Follow {
 			return 0, nil
 		}
-		if j, err := sandbox.Find(stateRoot(), i.ID); err != nil || !j.Running {
+		if j, err := sandbox.Find(root, i.ID); err != nil || !j.Running {
 			_, err := io.Copy(os.Stdout, f) // what came in meanwhile
 			return 0, err
 		}
@@ -165,5 +185,9 @@ func (c *enterCmd) run() (int, error) {
 			e.Env = append(e.Env, v)
 		}
 	}
-	return sandbox.Enter(stateRoot(), c.Name, e, sandbox.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	root, err := stateRoot()
+	if err != nil {
+		return exitFailure, err
+	}
+	return sandbox.Enter(root, c.Name, e, sandbox.Options{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 }

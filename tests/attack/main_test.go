@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	if dir := os.Getenv("RBOX_ATTACKER_DIR"); dir != "" {
+		return attackerMain(dir, os.Getenv("RBOX_VICTIM_UID"))
+	}
 	rboxBin = absEnv("RBOX_BIN", "../../bin/rbox")
 	rootfs = absEnv("RBOX_ROOTFS", "../../testdata/rootfs")
 	strict = os.Getenv("RBOX_TEST_STRICT") == "1"

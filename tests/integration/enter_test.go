@@ -2,7 +2,9 @@ package integration
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,5 +166,33 @@ func TestEnterTwoAtOnce(t *testing.T) {
 		if x.r.code != want || x.r.stdout != x.tag+"\n" {
 			t.Errorf("session %s: want %q and %d, got\n%s", x.tag, x.tag, want, x.r)
 		}
+	}
+}
+
+// A process entered into a sandbox with a strict profile gets the filter
+// the same way the workload did: installed by its own child right before
+// execve, so the profile constrains it and never the init serving it.
+func TestEnterStrictSeccomp(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "no-mkdir.json")
+	if err := os.WriteFile(p, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat","futex"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, rbox(t, "exec", "-d", "--name", "ent-sec", "--seccomp", p, "--rootfs", rootfs, "--", "sh", "-c", "echo ready > /tmp/ready; exec sleep 300"))
+	t.Cleanup(func() { rbox(t, "kill", "-s", "KILL", "ent-sec"); rbox(t, "wait", "ent-sec"); rbox(t, "rm", "ent-sec") })
+	waitFor(t, func() bool { return rbox(t, "enter", "ent-sec", "--", "cat", "/tmp/ready").stdout == "ready\n" })
+	users := [][]string{nil}
+	if hasFullMap() {
+		users = append(users, []string{"-u", "1000"})
+	}
+	for _, u := range users {
+		args := append(append([]string{"enter"}, u...), "ent-sec", "--", "sh", "-c", "mkdir /tmp/d-$$; echo $?; grep ^Seccomp: /proc/self/status")
+		r := rbox(t, args...)
+		if r.code != 0 || r.stdout != "1\nSeccomp:\t2\n" || !strings.Contains(r.stderr, "Operation not permitted") || strings.Contains(r.stderr, "goroutine") {
+			t.Errorf("%v: want mkdir refused with EPERM under the filter, got\n%s", u, r)
+		}
+	}
+	// The init still serves: the sandbox is alive and answers.
+	if out := ok(t, rbox(t, "enter", "ent-sec", "--", "cat", "/tmp/ready")); out != "ready\n" {
+		t.Errorf("after the entered processes: %q", out)
 	}
 }

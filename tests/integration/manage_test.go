@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -110,5 +112,25 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A supervisor killed while it started leaves a lock with no directory (or
+// no meta.json): nobody holds it, and rbox ps sweeps it.
+func TestPsSweepsOrphanLock(t *testing.T) {
+	ok(t, rbox(t, "ps")) // makes the root
+	for _, id := range []string{"0badc0ffee00", "0badc0ffee01"} {
+		if err := os.WriteFile(filepath.Join(stateRoot(), id+".lock"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(stateRoot(), "0badc0ffee01"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out := ok(t, rbox(t, "ps", "-a")); strings.Contains(out, "0badc0ffee") {
+		t.Errorf("ps lists a dead sandbox:\n%s", out)
+	}
+	if left := stateEntries(); len(left) > 0 {
+		t.Errorf("ps left the dead sandboxes' state: %v", left)
 	}
 }

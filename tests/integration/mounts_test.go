@@ -162,3 +162,25 @@ func TestParallel(t *testing.T) {
 		t.Errorf("state left after concurrent runs: %v", entries)
 	}
 }
+
+// -v A:/mnt/a -v B:/mnt/a/b must not leave an empty b/ in host directory
+// A: refused while A has no b, used as it is once it does.
+func TestNestedVolumes(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, flags := range [][]string{
+		{"-v", a + ":/mnt/a", "-v", b + ":/mnt/a/b"},
+		{"-v", b + ":/mnt/a/b", "-v", a + ":/mnt/a"},
+		{"-v", a + ":/mnt/a:ro", "-v", b + ":/mnt/a/b"},
+		{"-v", a + ":/mnt/a", "--tmpfs", "/mnt/a/t"},
+	} {
+		oneLine(t, sh(t, "echo RAN", flags...), a, "create")
+		if entries, _ := os.ReadDir(a); len(entries) != 0 {
+			t.Errorf("%v: host directory A got %v", flags, entries)
+		}
+	}
+	os.Mkdir(filepath.Join(a, "b"), 0o755)
+	ok(t, sh(t, "echo x > /mnt/a/b/f", "-v", a+":/mnt/a", "-v", b+":/mnt/a/b"))
+	if _, err := os.Stat(filepath.Join(b, "f")); err != nil {
+		t.Errorf("the nested volume was not B: %v", err)
+	}
+}

@@ -1,0 +1,322 @@
+package userns
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The init starts the workload (and every rbox enter process) with a fork
+// and exec of its own rather than os/exec, for one reason: the seccomp
+// filter must be installed by the new process itself, as its last step
+// before execve, so that nothing but that execve runs under it. Installed
+// on a thread of the init, as before, the filter applied to the Go runtime
+// on that thread (futex, the thread's own exit) and to everything Go's
+// fork child does, and a strict profile crashed the init.
+//
+// The parent (spawn) prepares every byte the child reads, blocks signals
+// on a locked thread and clones a plain child (no CLONE_VM: the child
+// writes its own copy of the memory). CLONE_VFORK makes the parent's
+// thread wait until the child has called execve or died, so no pipe is
+// needed to learn the outcome: a failing child stores its step and errno
+// in a shared page (a plain store, which no filter can refuse) and exits.
+// The child runs forkExec alone, as syscall.forkAndExecInChild1 does:
+// nosplit, norace, no allocation, no calls but syscall.RawSyscall*.
+// Nothing on the init's own threads changes: no capability, no
+// no_new_privs, no filter.
+//
+// With a cgroup (cgroup.go) the clone is clone3 with CLONE_INTO_CGROUP and
+// the workload leaf's descriptor, so the child exists in the leaf from its
+// first instruction, and the child's first step is unshare(CLONE_NEWCGROUP),
+// rooting a cgroup namespace of its own there while it still holds the
+// init's capabilities (CAP_SYS_ADMIN among them).
+//
+// The child's steps, in order: the signal handlers back to SIG_DFL and the
+// mask restored; [cgroup: unshare the cgroup namespace]; setsid; stdio;
+// [-t: TIOCSCTTY]; close_range; the hardening of harden.go (bounding set,
+// ambient set, [keep-caps], [setgroups], setgid, setuid, capset, chdir,
+// [no_new_privs], [seccomp]); execve.
+
+// Steps of the child, reported when one fails.
+const (
+	stepNone uint32 = iota
+	stepCgroupNS
+	stepSetsid
+	stepStdio
+	stepCtty
+	stepCloseRange
+	stepBounding
+	stepAmbient
+	stepKeepCaps
+	stepSetgroups
+	stepSetgid
+	stepSetuid
+	stepCapset
+	stepChdir
+	stepNoNewPrivs
+	stepSeccomp
+	stepExec
+)
+
+var stepNames = [...]string{
+	stepCgroupNS: "unshare the cgroup namespace", stepSetsid: "setsid", stepStdio: "set up stdin, stdout and stderr", stepCtty: "take the terminal (TIOCSCTTY)",
+	stepCloseRange: "close_range", stepBounding: "drop from the capability bounding set",
+	stepAmbient: "clear the ambient capabilities", stepKeepCaps: "keep capabilities across setuid",
+	stepSetgroups: "setgroups", stepSetgid: "setgid", stepSetuid: "setuid", stepCapset: "set capabilities",
+	stepChdir: "chdir", stepNoNewPrivs: "set no_new_privs", stepSeccomp: "install the seccomp filter", stepExec: "execve",
+}
+
+// childResult is what a failing child leaves in the shared page.
+type childResult struct {
+	step  uint32
+	errno uint32
+}
+
+// sigaction is the kernel's struct sigaction on amd64 and arm64.
+type sigaction struct {
+	handler, flags, restorer uintptr
+	mask                     uint64
+}
+
+// cloneArgs is the kernel's struct clone_args (version 2, with cgroup).
+type cloneArgs struct {
+	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls uint64
+	setTID, setTIDSize, cgroup                                           uint64
+}
+
+// execAttr is everything the child reads, prepared by the parent.
+type execAttr struct {
+	// into, when set, makes the clone a clone3 into the cgroup it names
+	// (CLONE_INTO_CGROUP), and the child's first step an unshare of its
+	// cgroup namespace, rooted there.
+	into *cloneArgs
+
+	path, dir  *byte
+	argv, envv **byte // NULL-terminated arrays
+	stdio      [3]int // descriptors that become 0, 1, 2: each is i or >= 3
+	ctty       bool   // make stdin the controlling terminal
+
+	// Hardening, in the order the child applies it (see harden.go).
+	drop       uint64 // capabilities to drop from the bounding set
+	keepCaps   bool
+	setGroups  bool
+	groups     *uint32
+	ngroups    uintptr
+	uid, gid   uintptr
+	capHdr     unix.CapUserHeader
+	capData    [2]unix.CapUserData
+	noNewPrivs bool
+	filter     *unix.SockFprog // nil: unconfined
+	flags      uintptr         // SECCOMP_FILTER_FLAG_*
+
+	resetSigs uint64    // bit n-1: signal n has a handler of the runtime's
+	dfl       sigaction // SIG_DFL
+	mask      uint64    // the thread's signal mask before spawn blocked all
+	result    *childResult
+	crash     *byte // nil, written to die when exit_group is refused
+}
+
+// childError is the failure of one step of the child.
+type childError struct {
+	step  uint32
+	errno syscall.Errno
+}
+
+func (e *childError) Error() string {
+	name := "step"
+	if int(e.step) < len(stepNames) {
+		name = stepNames[e.step]
+	}
+	return fmt.Sprintf("%s: %v", name, e.errno)
+}
+
+func (e *childError) Unwrap() error { return e.errno }
+
+// spawn forks and executes a as described above and returns the child's
+// pid. A failure of the child's is a *childError.
+func spawn(a *execAttr) (int, error) {
+	page, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0, fmt.Errorf("map the child's result page: %w", err)
+	}
+	defer unix.Munmap(page)
+	a.result = (*childResult)(unsafe.Pointer(&page[0]))
+	a.resetSigs = handledSignals()
+
+	// The signal mask is per thread, and the child inherits it: blocked
+	// from before the clone until the child has put the runtime's
+	// handlers back to SIG_DFL, so that no Go handler runs in the child.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	all := ^uint64(0)
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&a.mask)), 8, 0, 0)
+	pid, errno := forkExec(a)
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
+	runtime.KeepAlive(a)
+	if errno != 0 {
+		return 0, fmt.Errorf("fork: %w", errno)
+	}
+	// The child has called execve or exited: CLONE_VFORK waited for it.
+	if r := *a.result; r.step != stepNone {
+		return 0, &childError{step: r.step, errno: syscall.Errno(r.errno)}
+	}
+	return int(pid), nil
+}
+
+// handledSignals returns the signals that have a handler (the Go
+// runtime's) rather than SIG_DFL or SIG_IGN: the child resets those, and
+// keeps ignored signals ignored, as execve would.
+func handledSignals() uint64 {
+	var set uint64
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
+		var old sigaction
+		_, _, errno := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+		if errno == 0 && old.handler > 1 { // SIG_DFL 0, SIG_IGN 1
+			set |= 1 << (sig - 1)
+		}
+	}
+	return set
+}
+
+// forkExec clones the child; in the parent it returns the pid once the
+// child has called execve or exited. In the child it never returns, and
+// may do nothing but raw syscalls over a: it runs on a copy of the
+// parent's goroutine stack with the runtime's state frozen mid-flight.
+//
+//go:nosplit
+//go:norace
+func forkExec(a *execAttr) (uintptr, syscall.Errno) {
+	var (
+		pid  uintptr
+		err  syscall.Errno
+		step uint32
+		i    uintptr
+	)
+	if a.into != nil {
+		// Flags, exit signal and descriptor were set by intoCgroup.
+		pid, _, err = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(a.into)), unsafe.Sizeof(*a.into), 0)
+	} else {
+		pid, _, err = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_VFORK|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	}
+	if err != 0 || pid != 0 {
+		return pid, err
+	}
+
+	// Handlers back to SIG_DFL, then the mask as it was: a signal that
+	// arrives from here on does what it does to any process.
+	for i = 1; i <= 64; i++ {
+		if a.resetSigs&(1<<(i-1)) != 0 {
+			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, i, uintptr(unsafe.Pointer(&a.dfl)), 0, 8, 0, 0)
+		}
+	}
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
+
+	if a.into != nil {
+		// While the child still holds CAP_SYS_ADMIN: capset and the
+		// setuid below drop it, execve unless --cap-add gave it.
+		step = stepCgroupNS
+		if _, _, err = syscall.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP, 0, 0); err != 0 {
+			goto fail
+		}
+	}
+	step = stepSetsid
+	if _, _, err = syscall.RawSyscall(unix.SYS_SETSID, 0, 0, 0); err != 0 {
+		goto fail
+	}
+	step = stepStdio
+	for i = 0; i < 3; i++ {
+		if uintptr(a.stdio[i]) == i {
+			_, _, err = syscall.RawSyscall(unix.SYS_FCNTL, i, unix.F_SETFD, 0)
+		} else {
+			_, _, err = syscall.RawSyscall(unix.SYS_DUP3, uintptr(a.stdio[i]), i, 0)
+		}
+		if err != 0 {
+			goto fail
+		}
+	}
+	if a.ctty {
+		step = stepCtty
+		if _, _, err = syscall.RawSyscall(unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 0); err != 0 {
+			goto fail
+		}
+	}
+	// Everything else the init has open stays behind at execve.
+	step = stepCloseRange
+	if _, _, err = syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); err != 0 {
+		goto fail
+	}
+
+	step = stepBounding
+	for i = 0; i < 64; i++ {
+		if a.drop&(1<<i) == 0 {
+			continue
+		}
+		// EINVAL: a capability the running kernel does not know.
+		if _, _, err = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, i, 0, 0, 0, 0); err != 0 && err != unix.EINVAL {
+			goto fail
+		}
+	}
+	step = stepAmbient
+	if _, _, err = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); err != 0 && err != unix.EINVAL {
+		goto fail
+	}
+	if a.keepCaps {
+		step = stepKeepCaps
+		if _, _, err = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); err != 0 {
+			goto fail
+		}
+	}
+	if a.setGroups {
+		step = stepSetgroups
+		if _, _, err = syscall.RawSyscall(unix.SYS_SETGROUPS, a.ngroups, uintptr(unsafe.Pointer(a.groups)), 0); err != 0 {
+			goto fail
+		}
+	}
+	step = stepSetgid
+	if _, _, err = syscall.RawSyscall(unix.SYS_SETGID, a.gid, 0, 0); err != 0 {
+		goto fail
+	}
+	step = stepSetuid
+	if _, _, err = syscall.RawSyscall(unix.SYS_SETUID, a.uid, 0, 0); err != 0 {
+		goto fail
+	}
+	step = stepCapset
+	if _, _, err = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr)), uintptr(unsafe.Pointer(&a.capData[0])), 0); err != 0 {
+		goto fail
+	}
+	step = stepChdir
+	if _, _, err = syscall.RawSyscall(unix.SYS_CHDIR, uintptr(unsafe.Pointer(a.dir)), 0, 0); err != 0 {
+		goto fail
+	}
+	if a.noNewPrivs {
+		step = stepNoNewPrivs
+		if _, _, err = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); err != 0 {
+			goto fail
+		}
+	}
+	if a.filter != nil {
+		step = stepSeccomp
+		if _, _, err = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, a.flags, uintptr(unsafe.Pointer(a.filter))); err != 0 {
+			goto fail
+		}
+	}
+	// The one call made under the filter.
+	step = stepExec
+	_, _, err = syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)))
+
+fail:
+	a.result.step = step
+	a.result.errno = uint32(err)
+	for {
+		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
+		// A filter refused even exit_group: die by SIGSEGV (the
+		// handler is SIG_DFL now) rather than return into Go.
+		*a.crash = 0
+	}
+}
