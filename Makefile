@@ -12,8 +12,9 @@ FUZZTIME ?= 20s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/rbox (static, trimmed paths)
+build: ## build bin/rbox and bin/rbox-pull (static, trimmed paths)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rbox
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)-pull ./cmd/rbox-pull
 
 testdata: $(ROOTFS)/bin/busybox ## build the busybox rootfs in testdata/rootfs (no root needed)
 

@@ -23,10 +23,14 @@ const (
 // Config describes one overlay: the image as the lower layer, and the
 // writable layer.
 type Config struct {
-	Lower  string `json:"lower"`
-	Upper  string `json:"upper"`
-	Work   string `json:"work"`
-	Driver string `json:"driver"`
+	Lower string `json:"lower"`
+	// Lowers, uppermost first, are an image's layers; when set they are
+	// the lower directories and Lower (the uppermost) only names them in
+	// errors.
+	Lowers []string `json:"lowers,omitempty"`
+	Upper  string   `json:"upper"`
+	Work   string   `json:"work"`
+	Driver string   `json:"driver"`
 	// FuseOverlayFS is the host path of fuse-overlayfs, resolved by the
 	// supervisor (the init runs with the sandbox's environment, not the
 	// user's PATH). Empty when it is not installed.
@@ -115,9 +119,19 @@ func mountKernel(c Config, target string) error {
 		fds = append(fds, fd)
 		return fmt.Sprintf("/proc/self/fd/%d", fd), nil
 	}
-	lower, err := open(c.Lower)
-	if err != nil {
-		return err
+	// One lowerdir+ per layer (Linux 6.8+): a single lowerdir string
+	// through fsconfig stops at 256 bytes.
+	lowerKey, lowers := "lowerdir", []string{c.Lower}
+	if len(c.Lowers) > 0 {
+		lowerKey, lowers = "lowerdir+", c.Lowers
+	}
+	var opts [][2]string
+	for _, l := range lowers {
+		p, err := open(l)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, [2]string{lowerKey, p})
 	}
 	upper, err := open(c.Upper)
 	if err != nil {
@@ -132,7 +146,7 @@ func mountKernel(c Config, target string) error {
 		return fmt.Errorf("kernel overlay: fsopen: %w", err)
 	}
 	defer unix.Close(fsfd)
-	opts := [][2]string{{"lowerdir", lower}, {"upperdir", upper}, {"workdir", work}}
+	opts = append(opts, [2]string{"upperdir", upper}, [2]string{"workdir", work})
 	for _, o := range opts {
 		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
 			return fmt.Errorf("kernel overlay: set %s=%q: %w", o[0], o[1], err)
@@ -184,7 +198,11 @@ func mountFuse(c Config, target string) error {
 	if c.FuseOverlayFS == "" {
 		return errors.New("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")
 	}
-	for _, p := range []string{c.Lower, c.Upper, c.Work} {
+	lowers := []string{c.Lower}
+	if len(c.Lowers) > 0 {
+		lowers = c.Lowers
+	}
+	for _, p := range append([]string{c.Upper, c.Work}, lowers...) {
 		if strings.ContainsAny(p, ",:\\") {
 			return fmt.Errorf("fuse-overlayfs cannot take the path %q: it contains ',', ':' or '\\'", p)
 		}
@@ -198,7 +216,7 @@ func mountFuse(c Config, target string) error {
 	if err := unix.Mount("fuse-overlayfs", target, "fuse", unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mount fuse on %q: %w", target, err)
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", c.Lower, c.Upper, c.Work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), c.Upper, c.Work)
 	cmd := exec.Command(c.FuseOverlayFS, "-o", opts, "/dev/fd/3")
 	cmd.ExtraFiles = []*os.File{dev}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}

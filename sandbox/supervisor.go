@@ -194,7 +194,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	cfg.Epoch = epoch
 	cfg.Caps, cfg.Seccomp = capSet, filter
 	debugf("supervisor: capabilities [%s], seccomp %s", capSet, seccompName(spec, filter))
-	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay}
+	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Lowers: spec.Layers, Upper: upper, Work: work, Driver: spec.Overlay}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
 	}

@@ -9,7 +9,7 @@ GO=${GO:-go}
 strict=${RBOX_TEST_STRICT:-}
 [ "${CI:-}" = true ] && strict=1
 # The tests that only the user without subordinate ranges runs.
-nosub_tests=(TestNoSubID TestCheckNoSubID)
+nosub_tests=(TestNoSubID TestCheckNoSubID TestNoSubIDImage)
 run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}"))\$")
 [ -n "${RUN:-}" ] && run_flags+=(-test.run "$RUN")
 
@@ -48,7 +48,7 @@ CGO_ENABLED=0 $GO test -c -o "$stage/integration.test" ./tests/integration
 CGO_ENABLED=0 $GO test -c -o "$stage/attack.test" ./tests/attack
 CGO_ENABLED=0 $GO test -c -o "$stage/caps.test" ./caps
 CGO_ENABLED=0 $GO test -c -o "$stage/seccomp.test" ./seccomp
-cp bin/rbox "$stage/rbox"
+cp bin/rbox bin/rbox-pull "$stage/"
 cp testdata/mkrootfs.sh "$stage/"
 chmod 0755 "$stage"/*
 # The image belongs to the test user, as a user's own image would.

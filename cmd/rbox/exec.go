@@ -22,7 +22,11 @@ import (
 type execCmd struct {
 	Name          dashArg     `help:"Name the sandbox (default rbox-<id>); also its hostname unless --hostname." placeholder:"NAME"`
 	Detach        bool        `short:"d" help:"Run in the background: print the name and return; output goes to rbox logs NAME."`
-	Rootfs        string      `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
+	Rootfs        string      `help:"Image directory to use as the root (never written)." placeholder:"DIR"`
+	Image         string      `help:"A pulled image to use as the root: its layers as overlay lower directories, its Env, WorkingDir, User, Entrypoint and Cmd (see rbox pull for REF)." placeholder:"REF"`
+	Entrypoint    *string     `help:"With --image: replace the image's Entrypoint (and drop its Cmd unless CMD is given); empty for none." placeholder:"CMD"`
+	Pull          string      `help:"With --image: pull missing (default), always, or never." default:"missing" enum:"missing,always,never"`
+	TLSVerify     bool        `name:"tls-verify" default:"true" negatable:"" help:"With --image, when pulling: as rbox pull --tls-verify."`
 	Env           []string    `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
 	EnvFile       []string    `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
 	Workdir       string      `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
@@ -54,7 +58,7 @@ type execCmd struct {
 	Debug         bool        `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
 	StatusJSON    string      `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
-	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
+	Command []string `arg:"" optional:"" passthrough:"partial" help:"Command and arguments (with --image, they replace the image's Cmd)." placeholder:"-- CMD [ARGS...]"`
 }
 
 func (c *execCmd) run() (int, error) {
@@ -153,6 +157,9 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	if err := c.limits(&s.Limits); err != nil {
 		return nil, err
 	}
+	if err := c.applyImage(s, args); err != nil {
+		return nil, err
+	}
 	if c.Tty {
 		s.Term = os.Getenv("TERM")
 	}
@@ -176,6 +183,9 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		if ok {
 			s.Env = append(s.Env, kv)
 		}
+	}
+	if c.Image != "" {
+		s.Env = lastWins(s.Env)
 	}
 	for _, v := range c.Volume {
 		vol, err := sandbox.ParseVolume(v)
