@@ -156,6 +156,10 @@ func spawn(a *execAttr) (int, error) {
 	pid, errno := forkExec(a)
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
 	runtime.KeepAlive(a)
+	if errno != 0 && a.into != nil {
+		// EAGAIN here is the leaf's pids.max (--pids-limit).
+		return 0, fmt.Errorf("fork into the workload's cgroup: %w", errno)
+	}
 	if errno != 0 {
 		return 0, fmt.Errorf("fork: %w", errno)
 	}

@@ -187,7 +187,7 @@ func TestSpawnIntoCgroup(t *testing.T) {
 
 	// A descriptor that is no cgroup fails the clone, in the parent.
 	bad := func(a *execAttr) { a.into = intoCgroup(int(os.Stdin.Fd())) }
-	if _, err := spawnWith(t, noUnshare, bad, "/bin/true"); err == nil || !strings.HasPrefix(err.Error(), "fork: ") {
+	if _, err := spawnWith(t, noUnshare, bad, "/bin/true"); err == nil || !strings.HasPrefix(err.Error(), "fork into the workload's cgroup: ") {
 		t.Errorf("clone3 into stdin: %v, want a fork error", err)
 	}
 }

@@ -356,6 +356,16 @@ func TestVMCgroupInside(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "remounted\nmounted\n") || strings.Contains(r.stdout, "RAISED") || !strings.HasSuffix(r.stdout, "0::/sub\n67108864\n50\n") {
 		t.Errorf("want the remount and the mount to work, the limits to stay and a child cgroup below them:\n%s", r)
 	}
+	// The child unshares the cgroup namespace before its seccomp filter,
+	// so a profile that refuses unshare does not stop a limited workload.
+	noUnshare := filepath.Join(t.TempDir(), "no-unshare.json")
+	if err := os.WriteFile(noUnshare, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["unshare"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = sh(t, "grep ^0:: /proc/self/cgroup", "--pids-limit", "50", "--seccomp", noUnshare)
+	if r.code != 0 || r.stdout != "0::/\n" {
+		t.Errorf("a profile denying unshare under --pids-limit: want 0::/, got\n%s", r)
+	}
 	// Without limits: no cgroup namespace, as before.
 	r = sh(t, "cat /proc/self/cgroup")
 	if r.code != 0 || r.stdout == "0::/\n" {
