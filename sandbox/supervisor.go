@@ -73,6 +73,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
+	if w := readOnlyWarning(spec, capSet); w != "" {
+		fmt.Fprintln(o.Stderr, w)
+	}
 	if w := seccompWarning(spec, filter); w != "" {
 		fmt.Fprintf(o.Stderr, "rbox: warning: %s\n", w)
 	}
@@ -217,7 +220,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		Executable: o.Executable,
 		NewNetwork: spec.Net != NetHost,
 		SealedCopy: needSealedCopy(capSet, o.Executable),
-		CgroupNS:   cgm != nil,
+		Cgroup:     cgm != nil,
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
@@ -249,6 +252,7 @@ func Run(spec *Spec, o Options) (int, error) {
 			sb.Kill()
 			return 125, fail(err)
 		}
+		cfg.CgroupLeaf = cg.Workload()
 		debugf("supervisor: cgroup %s", cg.Path())
 	}
 	// The user-mode network: its helper against the init's pid, while the
@@ -309,6 +313,11 @@ func Run(spec *Spec, o Options) (int, error) {
 	go func() {
 		res <- sb.Wait(userns.Hooks{
 			Pty: func(m *os.File) { tty.start(m, o) },
+			Exited: func() {
+				if cg != nil {
+					cg.WorkloadEnded()
+				}
+			},
 			Started: func(int) {
 				started.Store(true)
 				if o.Status != nil {
