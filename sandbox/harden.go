@@ -119,3 +119,30 @@ func needSealedCopy(set caps.Set, exe string) bool {
 	}
 	return unix.Access(exe, unix.W_OK) == nil
 }
+
+// readOnlyWarning is the one line exec prints when the workload may undo
+// its read-only mounts: with CAP_SYS_ADMIN, root of the sandbox can
+// `mount -o remount,bind,rw` a `:ro` volume or the --read-only root,
+// because rbox made those mounts in the workload's own user namespace
+// and the kernel locks only the flags of mounts inherited from a more
+// privileged one. Locking them would need the workload in a nested user
+// namespace, which would then own neither the network nor the pid
+// namespace (SECURITY.md, "Capabilities worth knowing about").
+func readOnlyWarning(s *Spec, set caps.Set) *FieldError {
+	if !set.Has(unix.CAP_SYS_ADMIN) {
+		return nil
+	}
+	roVolume := false
+	for _, v := range s.Volumes {
+		roVolume = roVolume || v.ReadOnly
+	}
+	switch {
+	case roVolume && s.ReadOnly:
+		return fieldErr("CapAdd", "SYS_ADMIN", "SYS_ADMIN ({CapAdd}) lets the workload remount the :ro volumes and the {ReadOnly} root read-write (see SECURITY.md)")
+	case roVolume:
+		return fieldErr("CapAdd", "SYS_ADMIN", "SYS_ADMIN ({CapAdd}) lets the workload remount the :ro volumes read-write (see SECURITY.md)")
+	case s.ReadOnly:
+		return fieldErr("CapAdd", "SYS_ADMIN", "SYS_ADMIN ({CapAdd}) lets the workload remount the {ReadOnly} root read-write (see SECURITY.md)")
+	}
+	return nil
+}

@@ -92,6 +92,9 @@ func NewPlan(spec *Spec, env Env) (*Plan, error) {
 	if p.Caps, p.Seccomp, err = hardening(s); err != nil {
 		return nil, err
 	}
+	if w := readOnlyWarning(s, p.Caps); w != nil {
+		p.Warnings = append(p.Warnings, w)
+	}
 	if w := seccompWarning(s, p.Seccomp); w != nil {
 		p.Warnings = append(p.Warnings, w)
 	}

@@ -169,7 +169,7 @@ func (s *supervisor) run() (int, error) {
 		Executable: o.Executable,
 		NewNetwork: p.Net.Kind != NetHost,
 		SealedCopy: needSealedCopy(p.Caps, o.Executable),
-		CgroupNS:   s.cgm != nil,
+		Cgroup:     s.cgm != nil,
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
@@ -197,6 +197,7 @@ func (s *supervisor) run() (int, error) {
 		if s.cg, err = createCgroup(s.cgm, spec, st.ID, sb.Pid()); err != nil {
 			return exitFailure, err
 		}
+		cfg.CgroupLeaf = s.cg.Workload()
 		s.debugf("supervisor: cgroup %s", s.cg.Path())
 	}
 	// The user-mode network: its helper against the init's pid, while the
@@ -344,6 +345,11 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 	go func() {
 		res <- sb.Wait(userns.Hooks{
 			Pty: func(m *os.File) { tty.start(m, o) },
+			Exited: func() {
+				if s.cg != nil {
+					s.cg.WorkloadEnded()
+				}
+			},
 			Started: func(int) {
 				s.started.Store(true)
 				if o.Status != nil {
