@@ -35,17 +35,18 @@ func Main(ext Externals) {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, forwarded...)
 	signal.Notify(sigs, unix.SIGCHLD)
-	ch, cfg := begin("rbox-init")
+	ch, cfg := begin("rbox-init", "the sandbox init; run rbox exec instead")
 	os.Exit(run(cfg, ext, ch, sigs))
 }
 
 // begin is what the init and the reaper do first: find the sync socket,
 // close what they inherited on exec, wait for "go" in stage "map", and
 // receive the Config. On failure it exits.
-func begin(name string) (channel, *Config) {
+// what says what the entry point is, to a user who runs it by hand.
+func begin(name, what string) (channel, *Config) {
 	fd, err := childfd.Lookup(fdSync)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rbox: this is the sandbox init; run rbox exec instead")
+		fmt.Fprintf(os.Stderr, "rbox: this is %s\n", what)
 		os.Exit(125)
 	}
 	// Descriptors the user's shell (or anyone up the chain) left open
