@@ -123,7 +123,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		o.Status.Name, o.Status.ID = st.name, st.id
 	}
 	meta := &Meta{
-		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
+		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Layers: spec.Layers, Net: spec.Net,
 		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
 	}
 	if meta.SupervisorStart, err = state.ProcStart(meta.SupervisorPid); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/hostcheck"
+	"github.com/rbox-sandbox/rbox/image"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/state"
@@ -59,6 +60,9 @@ type execCmd struct {
 	StatusJSON    string      `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
 	Command []string `arg:"" optional:"" passthrough:"partial" help:"Command and arguments (with --image, they replace the image's Cmd)." placeholder:"-- CMD [ARGS...]"`
+
+	// inUse holds the in-use locks of --image's layers until we exit.
+	inUse *image.InUse
 }
 
 func (c *execCmd) run() (int, error) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/image"
+	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
 type pullCmd struct {
@@ -113,16 +116,21 @@ func (c *rmiCmd) run() (int, error) {
 		}
 		refs = append(refs, r.String())
 	}
-	removed, err := s.Remove(refs, "")
+	c2, err := s.Remove(refs, "")
+	var busy *image.InUseError
+	if errors.As(err, &busy) {
+		return exitFailure, inUseByName(busy)
+	}
 	if err != nil {
 		return exitFailure, err
 	}
 	for _, r := range refs {
 		fmt.Println("removed", r)
 	}
-	if len(removed) > 0 {
-		fmt.Printf("removed %d layers\n", len(removed))
+	if len(c2.Removed) > 0 {
+		fmt.Printf("removed %d layers\n", len(c2.Removed))
 	}
+	printKept(c2.Kept)
 	return 0, nil
 }
 
@@ -131,14 +139,44 @@ func (c *imagePruneCmd) run() (int, error) {
 	if err != nil {
 		return exitFailure, err
 	}
-	removed, err := s.Prune("")
+	c2, err := s.Prune("")
 	if err != nil {
 		return exitFailure, err
 	}
-	for _, d := range removed {
+	for _, d := range c2.Removed {
 		fmt.Println("removed layer", d)
 	}
+	printKept(c2.Kept)
 	return 0, nil
+}
+
+// printKept says which unreferenced layers stay because a running
+// sandbox uses them: the next prune after it ended removes them.
+func printKept(kept []string) {
+	for _, d := range kept {
+		fmt.Println("kept layer", d, "(in use by a running sandbox; prune again once it has ended)")
+	}
+}
+
+// inUseByName words a refused rmi with the sandbox that holds the image:
+// the lock says that one does, meta.json which.
+func inUseByName(e *image.InUseError) error {
+	root, err := stateRoot()
+	if err != nil {
+		return e
+	}
+	boxes, _ := sandbox.List(root)
+	for _, b := range boxes {
+		if !b.Running {
+			continue
+		}
+		for _, l := range b.Layers {
+			if slices.Contains(e.Layers, l) {
+				return fmt.Errorf("rmi %s: the image is in use by sandbox %s: rbox kill %s first, or rbox rmi again once it has ended", e.Ref, b.Name, b.Name)
+			}
+		}
+	}
+	return e
 }
 
 func humanBytes(n int64) string {
