@@ -16,22 +16,35 @@ import (
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
-// Each sandbox owns ROOT/ID/ (meta.json, the log of a detached sandbox, and
-// layer/ with its writable layer and mount point), the lock file
-// ROOT/ID.lock, which its supervisor holds with flock for the whole run, and
-// the name ROOT/names/NAME, a symlink to ID. A lock that can be taken
-// belongs to a supervisor that is gone: its sandbox has exited (a detached
-// sandbox keeps its directory, without the layer, until rbox rm) or died
+// Each sandbox owns ROOT/ID/ (meta.json, sockets, the log of a detached
+// sandbox), the lock file ROOT/ID.lock, which its supervisor holds with
+// flock for the whole run, and the name ROOT/names/NAME, a symlink to ID. A
+// lock that can be taken belongs to a supervisor that is gone: its sandbox
+// has exited (a detached sandbox keeps its directory until rbox rm) or died
 // (its directory is stale and the next run removes it). The lock file is
 // created with O_TMPFILE, locked, and only then linked into place, so no
 // other rbox ever sees it unlocked while its owner lives.
+//
+// The writable layer and the mount point, layer/{upper,work,merged}, live
+// on disk in LAYERS/ID (Options.LayerRoot, $XDG_DATA_HOME/rbox/sandboxes):
+// ROOT is $XDG_RUNTIME_DIR/rbox on systemd hosts, a tmpfs of 10% of RAM,
+// which a workload writing gigabytes into its root would fill. LAYERS/ID
+// has a lock of its own, LAYERS/ID.lock, made the same way and held by the
+// same supervisor (a link cannot cross file systems), so a sweep judges a
+// layer by its own lock alone: whatever state root its sandbox used, and
+// after a reboot emptied the runtime directory. A layer is never kept past
+// its run, so an unlocked one is always stale.
 
 type boxState struct {
 	root string
-	id   string
-	name string
-	dir  string
-	lock *os.File
+	// layerRoot holds the writable layers ("" to keep them in ROOT/ID).
+	layerRoot string
+	layerLock *os.File
+	layerNote string // why the layer is not in layerRoot
+	id        string
+	name      string
+	dir       string
+	lock      *os.File
 	// keep leaves meta.json and the log after the run (detached sandboxes,
 	// for rbox ps, wait, logs and rm).
 	keep bool
@@ -44,6 +57,8 @@ type boxState struct {
 type staleDir struct {
 	dir  string
 	lock *os.File
+	// forget removes what names the directory once it is gone.
+	forget func()
 }
 
 // ensureRoot opens the state root the one safe way (see state.OpenRoot),
@@ -57,10 +72,65 @@ func ensureRoot(root string) error {
 }
 
 // layer is the directory of the writable layer and the mount point.
-func (s *boxState) layer() string { return filepath.Join(s.dir, "layer") }
+func (s *boxState) layer() string {
+	if s.layerRoot != "" {
+		return filepath.Join(s.layerRoot, s.id)
+	}
+	return filepath.Join(s.dir, "layer")
+}
 
-func newState(root, name string) (*boxState, error) {
+// openLayerRoot makes and checks dir (LAYERS) and its parent, rbox's
+// directory in $XDG_DATA_HOME, as state roots are checked: another user
+// who could write there could plant files in a sandbox's root. A
+// directory that cannot be made (no writable home) is "", the state
+// root's place for the layer, with the reason (for --debug) second.
+func openLayerRoot(dir string) (root, why string, err error) {
+	if dir == "" {
+		return "", "", nil
+	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Dir(dir)), 0o755); err != nil {
+		return "", err.Error(), nil
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		f, err := state.OpenRoot(d, os.Getuid())
+		var fe *state.ForeignError
+		if errors.As(err, &fe) {
+			return "", "", fmt.Errorf("%w (it holds the sandboxes' writable layers; or set XDG_DATA_HOME)", err)
+		}
+		if err != nil {
+			return "", err.Error(), nil
+		}
+		f.Close()
+	}
+	return dir, "", nil
+}
+
+// lockedFile creates dir/NAME.lock the way that no one sees it unlocked:
+// an O_TMPFILE, flocked, then linked into place.
+func lockedFile(dir, name string) (*os.File, error) {
+	path := filepath.Join(dir, name+".lock")
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create lock in %q: %w", dir, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %q: %w", path, err)
+	}
+	if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create lock %q: %w", path, err)
+	}
+	return f, nil
+}
+
+func newState(root, layerRoot, name string) (*boxState, error) {
 	if err := ensureRoot(root); err != nil {
+		return nil, err
+	}
+	layerRoot, why, err := openLayerRoot(layerRoot)
+	if err != nil {
 		return nil, err
 	}
 	// getrandom(2) directly: crypto/rand would bring the FIPS module's
@@ -69,28 +139,27 @@ func newState(root, name string) (*boxState, error) {
 	if _, err := unix.Getrandom(b, 0); err != nil {
 		return nil, fmt.Errorf("random sandbox id: %w", err)
 	}
-	s := &boxState{root: root, id: hex.EncodeToString(b)}
+	s := &boxState{root: root, id: hex.EncodeToString(b), layerNote: why}
 	s.dir = filepath.Join(root, s.id)
 	s.name = name
 	if s.name == "" {
 		s.name = "rbox-" + s.id[:8]
 	}
-
-	fd, err := unix.Open(root, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create lock in %q: %w", root, err)
+	if s.lock, err = lockedFile(root, s.id); err != nil {
+		return nil, err
 	}
-	s.lock = os.NewFile(uintptr(fd), s.dir+".lock")
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		s.lock.Close()
-		return nil, fmt.Errorf("lock %q: %w", s.lock.Name(), err)
-	}
-	if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), unix.AT_FDCWD, s.dir+".lock", unix.AT_SYMLINK_FOLLOW); err != nil {
-		s.lock.Close()
-		return nil, fmt.Errorf("create lock %q: %w", s.lock.Name(), err)
+	if layerRoot != "" {
+		if s.layerLock, err = lockedFile(layerRoot, s.id); err != nil {
+			// A file system without O_TMPFILE: the layer stays in ROOT.
+			s.layerNote = err.Error()
+		} else {
+			s.layerRoot = layerRoot
+		}
 	}
 	s.collectStale(root)
+	s.collectStaleLayers()
 	if err := claimName(root, s.name, s.id); err != nil {
+		s.dropLayerLock()
 		os.Remove(s.dir + ".lock")
 		s.lock.Close()
 		return nil, err
@@ -134,8 +203,55 @@ func (s *boxState) collectStale(root string) {
 			forget(root, dir, f)
 			continue
 		}
-		s.stale = append(s.stale, staleDir{dir: dir, lock: f})
+		s.stale = append(s.stale, staleDir{dir: dir, lock: f, forget: func() { forget(root, dir, f) }})
 	}
+}
+
+// collectStaleLayers removes the writable layers whose lock is free: their
+// supervisors are gone (a layer outlives no run).
+func (s *boxState) collectStaleLayers() {
+	if s.layerRoot == "" {
+		return
+	}
+	entries, err := os.ReadDir(s.layerRoot)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".lock")
+		if !ok || id == s.id {
+			continue
+		}
+		lockPath := filepath.Join(s.layerRoot, e.Name())
+		f, err := os.OpenFile(lockPath, os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			f.Close() // alive
+			continue
+		}
+		dir := filepath.Join(s.layerRoot, id)
+		drop := func() { os.Remove(lockPath); f.Close() }
+		if removeTree(dir) == nil {
+			drop()
+			continue
+		}
+		s.stale = append(s.stale, staleDir{dir: dir, lock: f, forget: drop})
+	}
+}
+
+// dropLayerLock removes the layer's lock once its directory is gone (or
+// was never made), and lets go of it.
+func (s *boxState) dropLayerLock() {
+	if s.layerLock == nil {
+		return
+	}
+	if _, err := os.Lstat(s.layer()); errors.Is(err, fs.ErrNotExist) {
+		os.Remove(s.layer() + ".lock")
+	}
+	s.layerLock.Close()
+	s.layerLock = nil
 }
 
 // staleDirs are the directories the init should remove.
@@ -154,19 +270,32 @@ func (s *boxState) staleDirs() []string {
 func (s *boxState) release(reap func([]string) error) {
 	for _, d := range s.stale {
 		if removeTree(d.dir) == nil {
-			forget(s.root, d.dir, d.lock)
+			d.forget()
 		} else {
 			d.lock.Close()
 		}
 	}
-	gone := s.dir
-	if s.keep {
-		gone = s.layer()
+	var gone []string
+	if s.layerRoot != "" || s.keep {
+		gone = append(gone, s.layer())
 	}
-	if removeTree(gone) != nil && reap != nil {
-		reap([]string{gone})
+	if !s.keep {
+		gone = append(gone, s.dir)
 	}
-	if removeTree(gone) == nil && !s.keep {
+	var left []string
+	for _, d := range gone {
+		if removeTree(d) != nil {
+			left = append(left, d)
+		}
+	}
+	if left != nil && reap != nil {
+		reap(left)
+		for _, d := range left {
+			removeTree(d)
+		}
+	}
+	s.dropLayerLock()
+	if _, err := os.Lstat(s.dir); !s.keep && errors.Is(err, fs.ErrNotExist) {
 		forget(s.root, s.dir, s.lock)
 		return
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	Detached *os.File
 	// StateRoot is the per-user directory for sandbox state.
 	StateRoot string
+	// LayerRoot is where the sandboxes' writable layers go, on disk
+	// ($XDG_DATA_HOME/rbox/sandboxes); "" keeps them in the state root.
+	LayerRoot string
 	// Executable is the rbox binary to re-execute as the init.
 	Executable            string
 	Stdin, Stdout, Stderr *os.File
@@ -114,11 +117,14 @@ func Run(spec *Spec, o Options) (int, error) {
 		debugf("supervisor: cgroup manager %s", cgm.Kind())
 	}
 
-	st, err := newState(o.StateRoot, spec.Name)
+	st, err := newState(o.StateRoot, o.LayerRoot, spec.Name)
 	if err != nil {
 		return 125, fail(err)
 	}
 	st.keep = o.Detached != nil
+	if st.layerNote != "" {
+		debugf("supervisor: the writable layer in the state directory: %s", st.layerNote)
+	}
 	if o.Status != nil {
 		o.Status.Name, o.Status.ID = st.name, st.id
 	}
@@ -161,7 +167,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		o.Stdout, o.Stderr = log, log
 	}
 
-	spaceDir, flag := st.dir, "state directory"
+	spaceDir, flag := st.layer(), "layer directory"
 	if spec.Persist != "" {
 		spaceDir, flag = spec.Persist, "--persist"
 	}

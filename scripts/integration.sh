@@ -216,6 +216,27 @@ if [ -z "${RUN:-}" ] || [[ TestLayerFull =~ $RUN ]]; then
 	done
 	rmdir "$stage/full" 2>/dev/null || true
 fi
+# The writable layer is on disk, not in the runtime directory: a workload
+# writes 16 MiB into its root with XDG_RUNTIME_DIR a 2 MiB tmpfs (a
+# systemd host's is 10% of RAM), and nothing is left in either place.
+if [ -z "${RUN:-}" ] || [[ TestLayerBigWrite =~ $RUN ]]; then
+	uid=$(id -u "$TEST_USER")
+	name=TestLayerBigWrite
+	mkdir -p "$stage/data" && chown "$TEST_USER" "$stage/data" && chmod 0700 "$stage/data"
+	rc=0
+	out=$(unshare -m --propagation private sh -c '
+		mkdir -p "$1/run" && mount -t tmpfs -o "size=2m,mode=0700,uid=$2" tmpfs "$1/run" || exit 99
+		runuser -u "$3" -- env -i PATH=/usr/bin:/bin HOME=/ XDG_RUNTIME_DIR="$1/run" XDG_DATA_HOME="$1/data" \
+			"$1/rbox" exec --net none --rootfs "$1/img/rootfs" -- sh -c "dd if=/dev/zero of=/big bs=1M count=16 2>/dev/null && wc -c </big" || exit $?
+		echo "left: $(ls -A "$1/run/rbox" | grep -v "^names$")$(ls -A "$1/run/rbox/names")$(ls -A "$1/data/rbox/sandboxes")."
+	' sh "$stage" "$uid" "$TEST_USER" 2>&1) || rc=$?
+	if [ "$rc" = 0 ] && [ "$out" = "$(printf '16777216\nleft: .')" ]; then
+		echo "--- PASS: $name" | tee -a "$log"
+	else
+		{ echo "--- FAIL: $name"; echo "    want 16777216 written and nothing left; got $rc:"; sed 's/^/    /' <<<"$out"; } | tee -a "$log"
+	fi
+	rm -rf "$stage/data"; rmdir "$stage/run" 2>/dev/null || true
+fi
 summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.
@@ -232,6 +253,10 @@ for u in "$TEST_USER" "$NOSUB_USER"; do
 	uid=$(id -u "$u")
 	if [ -n "$(ls -A "/tmp/rbox-$uid" 2>/dev/null | grep -v '^names$')" ] || [ -n "$(ls -A "/tmp/rbox-$uid/names" 2>/dev/null)" ]; then
 		echo "integration: state left in /tmp/rbox-$uid:"; ls -la "/tmp/rbox-$uid"; status=1
+	fi
+	layers="$(getent passwd "$u" | cut -d: -f6)/.local/share/rbox/sandboxes"
+	if [ -n "$(ls -A "$layers" 2>/dev/null)" ]; then
+		echo "integration: writable layers left in $layers:"; ls -la "$layers"; status=1
 	fi
 done
 if grep -q "$stage" /proc/self/mountinfo; then

@@ -135,6 +135,7 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 	}
 	return sandbox.Run(spec, sandbox.Options{
 		StateRoot: root,
+		LayerRoot: layerRoot(),
 		Detached:  report,
 		Status:    status,
 		CgroupEnv: cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")},
@@ -409,6 +410,17 @@ func (*statsFlag) IsBool() bool { return true }
 // state.Resolve) from this environment: XDG_RUNTIME_DIR, TMPDIR, and HOME
 // (the passwd entry's when HOME is unset, as under env -i) for the record
 // of a fallback, which it announces on stderr.
+// layerRoot is where the sandboxes' writable layers go: on disk beside
+// the image store, $XDG_DATA_HOME/rbox/sandboxes; "" (the state root)
+// when there is no home to put it in.
+func layerRoot() string {
+	d, err := image.DefaultRoot()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(d), "sandboxes")
+}
+
 func stateRoot() (string, error) {
 	env := state.Env{TempDir: os.TempDir(), Home: os.Getenv("HOME"), UID: os.Getuid()}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
