@@ -55,6 +55,17 @@ chmod 0755 "$stage"/*
 mkdir "$stage/img"
 chown "$TEST_USER" "$stage/img"
 runuser -u "$TEST_USER" -- sh "$stage/mkrootfs.sh" "$stage/img/rootfs"
+# A root-owned copy of it, as root's tools leave a tree (TestImageImport):
+# everything host root's, one file of a system uid, and beside it a tree
+# with a file of an ID beyond the test user's range.
+mkdir -p "$stage/img-rootowned/bad"
+cp -a "$stage/img/rootfs" "$stage/img-rootowned/rootfs"
+chown -R root:root "$stage/img-rootowned"
+chmod 0755 "$stage/img-rootowned/rootfs/root"
+echo sys > "$stage/img-rootowned/rootfs/etc/sys100"
+chown 100:100 "$stage/img-rootowned/rootfs/etc/sys100"
+echo far > "$stage/img-rootowned/bad/far"
+chown 4000000:0 "$stage/img-rootowned/bad/far"
 mkdir "$stage/img-nosub"
 chown "$NOSUB_USER" "$stage/img-nosub"
 runuser -u "$NOSUB_USER" -- sh "$stage/mkrootfs.sh" "$stage/img-nosub/rootfs"
@@ -79,7 +90,7 @@ as_user() {
 	home=$(getent passwd "$u" | cut -d: -f6)
 	# A clean environment, as a CI agent started through su would have.
 	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$u" \
-		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" \
+		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" RBOX_ROOTOWNED="$stage/img-rootowned" \
 		RBOX_TEST_STRICT="$strict" RBOX_HIJACK_DIR="$shared" "$@"
 }
 
