@@ -10,7 +10,9 @@ strict=${RBOX_TEST_STRICT:-}
 [ "${CI:-}" = true ] && strict=1
 # The tests that only the user without subordinate ranges runs.
 nosub_tests=(TestNoSubID TestCheckNoSubID TestNoSubIDImage)
-run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}"))\$")
+# The tests that need a set-up by root, run below on their own.
+root_tests=(TestImageDiskFull)
+run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}|${root_tests[*]}"))\$")
 [ -n "${RUN:-}" ] && run_flags+=(-test.run "$RUN")
 
 summarize() { # count top-level results of a -test.v log
@@ -226,6 +228,18 @@ if [ -z "${RUN:-}" ] || [[ TestLayerFull =~ $RUN ]]; then
 		fi
 	done
 	rmdir "$stage/full" 2>/dev/null || true
+fi
+# A full disk during a pull: the test user's store on a 1 MiB tmpfs,
+# mounted in a private mount namespace (TestImageDiskFull).
+if [ -z "${RUN:-}" ] || [[ TestImageDiskFull =~ $RUN ]]; then
+	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+	(cd "$stage" && unshare -m --propagation private sh -c '
+		mkdir -p "$1/small" && mount -t tmpfs -o "size=1m,mode=0700,uid=$(id -u "$2")" tmpfs "$1/small" || exit 99
+		runuser -u "$2" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$3" USER="$2" LANG=C.UTF-8 \
+			RBOX_BIN="$1/rbox" RBOX_ROOTFS="$1/img/rootfs" RBOX_TEST_STRICT="$4" RBOX_SMALL_DATA="$1/small" \
+			./integration.test -test.v -test.count=1 -test.run "^TestImageDiskFull\$"
+	' sh "$stage" "$TEST_USER" "$home" "$strict") 2>&1 | tee -a "$log" || true
+	rmdir "$stage/small" 2>/dev/null || true
 fi
 # The writable layer is on disk, not in the runtime directory: a workload
 # writes 16 MiB into its root with XDG_RUNTIME_DIR a 2 MiB tmpfs (a
