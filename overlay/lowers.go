@@ -31,11 +31,11 @@ type lowerPlan struct {
 // planLowers names the layers (descriptors, uppermost first) and the
 // upper and work directories for overlayfs. With plus (Linux 6.8+) each
 // layer is its own lowerdir+, up to 500 of them. Without, a single
-// lowerdir string takes them all, so the names must be short: the
-// descriptor numbers alone, relative to /proc/self/fd ("12:13:14", 3 or 4
-// bytes a layer, where /proc/self/fd/12 and a store path are 17 and ~90):
-// about 60 layers fit fsconfig's 255 bytes, and beyond that mount(2)'s
-// page takes them (all 500).
+// lowerdir string takes them all: /proc/self/fd/N names while they fit
+// fsconfig's 255 bytes (some 14 layers; a store path is ~90 bytes), then
+// the descriptor numbers alone, relative to /proc/self/fd ("12:13:14", 3
+// or 4 bytes a layer: some 60 layers), and beyond that mount(2)'s page
+// takes them (all 500).
 func planLowers(lowers []int, upper, work int, plus bool) (lowerPlan, error) {
 	var p lowerPlan
 	if len(lowers) == 0 {
@@ -58,6 +58,14 @@ func planLowers(lowers []int, upper, work int, plus bool) (lowerPlan, error) {
 		return p, nil
 	}
 	names := make([]string, len(lowers))
+	for i, fd := range lowers {
+		names[i] = abs(fd)
+	}
+	// A rootfs under the generated layer: two absolute names fit.
+	if joined := strings.Join(names, ":"); len(joined) <= maxFsconfigString {
+		p.opts = append([][2]string{{"lowerdir", joined}}, tail...)
+		return p, nil
+	}
 	for i, fd := range lowers {
 		names[i] = strconv.Itoa(fd)
 	}

@@ -34,8 +34,13 @@ func TestPlanLowers(t *testing.T) {
 		{name: "one layer, plus", lowers: []int{7}, plus: true, opts: []string{"lowerdir+=/proc/self/fd/7", "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
 		{name: "lowerdir+ each", lowers: []int{10, 11, 12}, plus: true,
 			opts: []string{"lowerdir+=/proc/self/fd/10", "lowerdir+=/proc/self/fd/11", "lowerdir+=/proc/self/fd/12", "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
-		{name: "short names, uppermost first", lowers: []int{10, 11, 12}, relative: true,
-			opts: []string{"lowerdir=10:11:12", "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
+		{name: "rootfs under the generated layer", lowers: []int{10, 11},
+			opts: []string{"lowerdir=/proc/self/fd/10:/proc/self/fd/11", "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
+		// 15 names of /proc/self/fd/NN are 254 bytes; 16 are 271.
+		{name: "absolute names' last fit", lowers: seq(10, 15),
+			opts: []string{"lowerdir=" + strings.ReplaceAll("/proc/self/fd/"+join(seq(10, 15)), ":", ":/proc/self/fd/"), "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
+		{name: "short names, uppermost first", lowers: seq(10, 16), relative: true,
+			opts: []string{"lowerdir=" + join(seq(10, 16)), "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
 		// 2-digit names: 85 of them are 254 bytes; 86 are 257.
 		{name: "fsconfig's last fit", lowers: seq(10, 85), relative: true, opts: []string{"lowerdir=" + join(seq(10, 85)), "upperdir=/proc/self/fd/8", "workdir=/proc/self/fd/9"}},
 		{name: "past 255 bytes: mount data", lowers: seq(10, 86), relative: true, legacy: "lowerdir=10:11:"},
@@ -99,7 +104,7 @@ func TestMountPlans(t *testing.T) {
 		name   string
 		layers int
 		plus   bool
-	}{{"lowerdir+", 3, true}, {"short names", 3, false}, {"mount data", 120, false}} {
+	}{{"lowerdir+", 3, true}, {"absolute names", 3, false}, {"short names", 40, false}, {"mount data", 120, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			// The thread dies with its namespace. The descriptors are
 			// opened inside it: overlayfs refuses layers of mounts of
@@ -134,8 +139,8 @@ func TestMountPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.layers > 100 && p.legacy == "" {
-				t.Fatalf("%d layers did not need mount data", c.layers)
+			if c.layers > 100 && p.legacy == "" || c.layers == 40 && (!p.relative || p.legacy != "") {
+				t.Fatalf("%d layers: plan %+v", c.layers, p)
 			}
 			merged := filepath.Join(dir, "merged")
 			if err := mountPlan(p, Config{Lower: "l0", Upper: "upper", Lowers: make([]string, c.layers)}, merged); err != nil {

@@ -28,13 +28,39 @@ type Config struct {
 	// the lower directories and Lower (the uppermost) only names them in
 	// errors.
 	Lowers []string `json:"lowers,omitempty"`
-	Upper  string   `json:"upper"`
-	Work   string   `json:"work"`
-	Driver string   `json:"driver"`
+	// Generated, when set, is a lower layer stacked above the image that
+	// holds the files rbox generates (etc/hostname, etc/hosts,
+	// etc/resolv.conf): they cover the image's, and nothing is written
+	// into the upper layer, which would copy the image's /etc up.
+	Generated string `json:"generated,omitempty"`
+	Upper     string `json:"upper"`
+	Work      string `json:"work"`
+	Driver    string `json:"driver"`
 	// FuseOverlayFS is the host path of fuse-overlayfs, resolved by the
 	// supervisor (the init runs with the sandbox's environment, not the
 	// user's PATH). Empty when it is not installed.
 	FuseOverlayFS string `json:"fuseOverlayfs,omitempty"`
+	// SquashToRoot shows every file of the fuse-overlayfs mount as root's
+	// (its squash_to_root), for a tree whose owners are outside the ID map:
+	// the kernel shows those as the overflow ID, which root of the sandbox
+	// may not override, and under a single map fuse-overlayfs cannot chown
+	// a copy-up to it (EOVERFLOW). With it the tree looks as it does to its
+	// owner. Copy-ups keep the overflow ID where the map has it (a full
+	// map: the teardown's reaper removes them) and are the user's
+	// otherwise.
+	SquashToRoot bool `json:"squashToRoot,omitempty"`
+}
+
+// lowers are the lower directories, uppermost first.
+func (c Config) lowers() []string {
+	l := []string{c.Lower}
+	if len(c.Lowers) > 0 {
+		l = c.Lowers
+	}
+	if c.Generated != "" {
+		l = append([]string{c.Generated}, l...)
+	}
+	return l
 }
 
 // CheckDriver validates a --overlay value.
@@ -119,12 +145,11 @@ func mountKernel(c Config, target string) error {
 		fds = append(fds, fd)
 		return fd, nil
 	}
-	lowers := c.Lowers
-	if len(lowers) == 0 {
-		lowers = []string{c.Lower}
-	}
+	// An image's layers (and the generated files' above them) are one
+	// lowerdir+ each (Linux 6.8+); a rootfs and the generated layer go in
+	// one lowerdir. planLowers has the limits.
 	var lowerFDs []int
-	for _, l := range lowers {
+	for _, l := range c.lowers() {
 		fd, err := open(l)
 		if err != nil {
 			return err
@@ -139,7 +164,7 @@ func mountKernel(c Config, target string) error {
 	if err != nil {
 		return err
 	}
-	plus := len(c.Lowers) > 1
+	plus := len(c.Lowers) > 0
 	p, err := planLowers(lowerFDs, upper, work, plus)
 	if err != nil {
 		return err
@@ -155,8 +180,13 @@ func mountKernel(c Config, target string) error {
 	return err
 }
 
-// errNoLowerdirPlus is a kernel that does not know lowerdir+ (before 6.8).
-var errNoLowerdirPlus = errors.New("lowerdir+ not supported")
+// errNoLowerdirPlus is a kernel that does not know lowerdir+ (before
+// 6.8). A constant: no package init in every rbox exec.
+const errNoLowerdirPlus = constError("lowerdir+ not supported")
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
 
 // mountPlan mounts one lowerPlan.
 func mountPlan(p lowerPlan, c Config, target string) error {
@@ -239,10 +269,7 @@ func mountFuse(c Config, target string) error {
 	if c.FuseOverlayFS == "" {
 		return errors.New("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")
 	}
-	lowers := []string{c.Lower}
-	if len(c.Lowers) > 0 {
-		lowers = c.Lowers
-	}
+	lowers := c.lowers()
 	for _, p := range append([]string{c.Upper, c.Work}, lowers...) {
 		if strings.ContainsAny(p, ",:\\") {
 			return fmt.Errorf("fuse-overlayfs cannot take the path %q: it contains ',', ':' or '\\'", p)
@@ -258,6 +285,9 @@ func mountFuse(c Config, target string) error {
 		return fmt.Errorf("mount fuse on %q: %w", target, err)
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), c.Upper, c.Work)
+	if c.SquashToRoot {
+		opts += ",squash_to_root"
+	}
 	cmd := exec.Command(c.FuseOverlayFS, "-o", opts, "/dev/fd/3")
 	cmd.ExtraFiles = []*os.File{dev}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}

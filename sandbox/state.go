@@ -275,23 +275,25 @@ func (s *boxState) release(reap func([]string) error) {
 			d.lock.Close()
 		}
 	}
-	var gone []string
-	if s.layerRoot != "" || s.keep {
-		gone = append(gone, s.layer())
-	}
-	if !s.keep {
-		gone = append(gone, s.dir)
-	}
-	var left []string
-	for _, d := range gone {
-		if removeTree(d) != nil {
-			left = append(left, d)
+	if removeLayout(s.layer(), s.dir, s.keep) != nil {
+		var gone []string
+		if s.layerRoot != "" || s.keep {
+			gone = append(gone, s.layer())
 		}
-	}
-	if left != nil && reap != nil {
-		reap(left)
-		for _, d := range left {
-			removeTree(d)
+		if !s.keep {
+			gone = append(gone, s.dir)
+		}
+		var left []string
+		for _, d := range gone {
+			if removeTree(d) != nil {
+				left = append(left, d)
+			}
+		}
+		if left != nil && reap != nil {
+			reap(left)
+			for _, d := range left {
+				removeTree(d)
+			}
 		}
 	}
 	s.dropLayerLock()
@@ -300,6 +302,41 @@ func (s *boxState) release(reap func([]string) error) {
 		return
 	}
 	s.lock.Close()
+}
+
+// The entries a run makes, children before parents (a trailing slash
+// marks a directory): its layer directory (LAYERS/ID, or ROOT/ID/layer)
+// holds the generated files' lower layer gen/, the overlay's upper and
+// work directories (work/work is the kernel's, mode 000) and the mount
+// point merged/; its state directory the socket and meta.json.
+var (
+	layoutLayer = []string{
+		"gen/etc/hostname", "gen/etc/hosts", "gen/etc/resolv.conf", "gen/etc/", "gen/",
+		"upper/", "work/work/", "work/", "merged/",
+	}
+	layoutDir = []string{"enter.sock", "meta.json"}
+)
+
+// removeLayout removes what a run made by name, without walking it: the
+// layer directory, then (unless keep) the state directory dir. An upper
+// layer the workload wrote to, or anything else unknown, makes an rmdir
+// fail, and removeTree takes over.
+func removeLayout(layer, dir string, keep bool) error {
+	rm := func(base string, names []string) {
+		for _, n := range names {
+			flags := 0
+			if strings.HasSuffix(n, "/") {
+				flags = unix.AT_REMOVEDIR
+			}
+			unix.Unlinkat(unix.AT_FDCWD, filepath.Join(base, n), flags)
+		}
+	}
+	rm(layer, layoutLayer)
+	if err := unix.Rmdir(layer); err != nil || keep {
+		return err
+	}
+	rm(dir, layoutDir)
+	return unix.Rmdir(dir)
 }
 
 // forget removes a sandbox's name and lock once its directory is gone.

@@ -47,7 +47,7 @@ type execCmd struct {
 	Timeout       durationArg `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
 	StopTimeout   durationArg `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
 	AllowNewPrivs bool        `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
-	CapAdd        []string    `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one)." placeholder:"CAP"`
+	CapAdd        []string    `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one). SYS_ADMIN (and ALL) gives up :ro volumes, --read-only and the /proc masks: the workload can remount or unmount them." placeholder:"CAP"`
 	CapDrop       []string    `name:"cap-drop" help:"Drop a capability from the default set (ALL for every one)." placeholder:"CAP"`
 	Seccomp       string      `help:"Seccomp filter: default, unconfined, or the path of an OCI seccomp profile (JSON)." default:"default" placeholder:"PROFILE"`
 	Memory        limitArg    `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`

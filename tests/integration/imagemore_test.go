@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -84,20 +84,20 @@ func multiArch(t *testing.T, dir, tag string, archs ...string) {
 // fails in one line naming the platform.
 func TestImageMultiArch(t *testing.T) {
 	other := "arm64"
-	if runtime.GOARCH == "arm64" {
+	if goruntime.GOARCH == "arm64" {
 		other = "amd64"
 	}
 	dir := filepath.Join(t.TempDir(), "layout")
-	multiArch(t, dir, "multi", other, "s390x", runtime.GOARCH)
+	multiArch(t, dir, "multi", other, "s390x", goruntime.GOARCH)
 	multiArch(t, dir, "foreign", other, "s390x")
 	s := newStore(t)
 	ref := "oci:" + dir + ":multi"
 	ok2(t, s.rbox(t, "pull", ref))
-	if out := ok(t, s.rbox(t, "exec", "--net", "none", "--pull=never", "--image", ref, "--entrypoint", "cat", "--", "/arch")); out != runtime.GOARCH+"\n" {
-		t.Errorf("oci layout: the image of %q ran, want %s", out, runtime.GOARCH)
+	if out := ok(t, s.rbox(t, "exec", "--net", "none", "--pull=never", "--image", ref, "--entrypoint", "cat", "--", "/arch")); out != goruntime.GOARCH+"\n" {
+		t.Errorf("oci layout: the image of %q ran, want %s", out, goruntime.GOARCH)
 	}
 	r := s.rbox(t, "pull", "oci:"+dir+":foreign")
-	if r.code != 125 || !strings.Contains(r.stderr, "no image for linux/"+runtime.GOARCH) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+	if r.code != 125 || !strings.Contains(r.stderr, "no image for linux/"+goruntime.GOARCH) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("an index without the host's platform:\n%s", r)
 	}
 
@@ -105,8 +105,8 @@ func TestImageMultiArch(t *testing.T) {
 	skopeo(t, "--all", "--dest-tls-verify=false", "oci:"+dir+":multi", "docker://"+reg.addr+"/test/multi:v1")
 	rref := reg.addr + "/test/multi:v1"
 	ok2(t, s.rbox(t, "pull", "--tls-verify=false", rref))
-	if out := ok(t, s.rbox(t, "exec", "--net", "none", "--pull=never", "--image", rref, "--entrypoint", "cat", "--", "/arch")); out != runtime.GOARCH+"\n" {
-		t.Errorf("registry: the image of %q ran, want %s", out, runtime.GOARCH)
+	if out := ok(t, s.rbox(t, "exec", "--net", "none", "--pull=never", "--image", rref, "--entrypoint", "cat", "--", "/arch")); out != goruntime.GOARCH+"\n" {
+		t.Errorf("registry: the image of %q ran, want %s", out, goruntime.GOARCH)
 	}
 }
 
