@@ -77,6 +77,16 @@ func (s *Store) Use(rec Record) (*InUse, error) {
 	return u, nil
 }
 
+// UseLocks are the in-use lock files of rec's layers, for a supervisor
+// to hold shared (state.HoldShared) while a sandbox runs on them.
+func (s *Store) UseLocks(rec Record) []string {
+	var out []string
+	for _, d := range rec.Layers {
+		out = append(out, s.useLockPath(d, rec.Flat))
+	}
+	return out
+}
+
 // tryRemoval takes a layer's in-use lock exclusively without waiting; nil
 // means a running sandbox holds it.
 func (s *Store) tryRemoval(diffID string, flat bool) *os.File {
