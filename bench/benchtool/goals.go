@@ -63,6 +63,10 @@ var goals = []goal{
 	{"start independent of rootfs size (1 GB tree ÷ busybox ≤ 1.1)", "scale.rbox.big_over_small", "", true, 1.1},
 	{"burst: every sandbox succeeds (failures)", "scale.burst.rbox.failed", "", true, 0},
 	{"burst: nothing left behind (processes + state entries)", "scale.burst.rbox.leftover", "", true, 0},
+	{"cold pull + unpack ≤ 0.8× podman pull (~100 MiB layer, median wall)", "image.pull.rbox.median_s", "image.pull.podman.median_s", true, 0.8},
+	{"cold pull peak RSS ≤ 32 MiB (largest process)", "image.pull.rbox.maxrss_kib", "", true, 32 * 1024},
+	{"warm exec --image (4 layers) ≤ 1.1× exec --rootfs (flattened)", "imgexec.rbox-image.median_ms", "imgexec.rbox-rootfs.median_ms", true, 1.1},
+	{"second image on a shared base adds ≤ 0.1× the base (du of the store)", "image.share.added_over_base", "", true, 0.1},
 }
 
 type verdict struct {

@@ -81,6 +81,9 @@ func leftovers() error {
 	if names := stateEntries(); len(names) > 0 {
 		problems = append(problems, fmt.Sprintf("state left in %s: %v", stateRoot(), names))
 	}
+	if names := layerEntries(dataDir()); len(names) > 0 {
+		problems = append(problems, fmt.Sprintf("writable layers left in %s: %v", layerRoot(dataDir()), names))
+	}
 	if procs := strayProcesses(); len(procs) > 0 {
 		problems = append(problems, fmt.Sprintf("processes left: %v", procs))
 	}
@@ -93,6 +96,22 @@ func leftovers() error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// dataDir is XDG_DATA_HOME of every rbox run (newStore's give their own):
+// the sandboxes' writable layers go to its rbox/sandboxes.
+func dataDir() string { return filepath.Join(stateDir, "data") }
+
+func layerRoot(data string) string { return filepath.Join(data, "rbox", "sandboxes") }
+
+// layerEntries lists the writable layers (and their locks) under data.
+func layerEntries(data string) []string {
+	entries, _ := os.ReadDir(layerRoot(data))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // stateEntries lists what is in the state root, but for an empty names/.
@@ -226,6 +245,7 @@ func baseEnv(extra ...string) []string {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"TMPDIR=" + stateDir,
+		"XDG_DATA_HOME=" + dataDir(),
 	}
 	return append(env, extra...)
 }
