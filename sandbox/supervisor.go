@@ -95,7 +95,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
-	netCfg := slirp.Config{Mode: mode, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable}
+	netCfg := slirp.Config{Mode: mode, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable, CacheDir: o.StateRoot}
 	if netCfg.Executable == "" {
 		netCfg.Executable = "/proc/self/exe"
 	}
@@ -218,6 +218,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		NewNetwork: spec.Net != NetHost,
 		SealedCopy: needSealedCopy(capSet, o.Executable),
 		CgroupNS:   cgm != nil,
+		Tap:        slirp.Tap(mode),
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package slirp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -159,4 +160,46 @@ func ServePorts(opaque map[string]string, log io.Writer) {
 			fmt.Fprintf(os.Stderr, "rbox: sandbox init: port driver: %v\n", err)
 		}
 	}()
+}
+
+// Tap is the tap device the init makes for m (MakeTap), "" when m's
+// helper makes or configures its own (pasta) or there is none.
+func Tap(m Mode) string {
+	if m.Kind == Slirp {
+		return tapName
+	}
+	return ""
+}
+
+// MakeTap creates the tap device name in the caller's network namespace
+// and makes it persistent, so that it outlives the descriptor closed here
+// and slirp4netns attaches to it. It runs in the init as its first step
+// (it holds CAP_NET_ADMIN there, mapped or not), while the supervisor
+// writes the ID map. Persistent, the device goes away with the namespace,
+// in the kernel's own time: a tap that slirp4netns made itself would be
+// unregistered when slirp4netns exits, and the supervisor, which waits
+// for that exit, would wait about 20 ms for the kernel's RCU grace
+// periods. A device slirp4netns already holds (EBUSY) is no error: it
+// then made it first.
+func MakeTap(name string) error {
+	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("make tap %s: open %s: %w", name, tunDevice, err)
+	}
+	defer unix.Close(fd)
+	r, err := unix.NewIfreq(name)
+	if err != nil {
+		return fmt.Errorf("make tap %q: %w", name, err)
+	}
+	r.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, r); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return nil
+		}
+		return fmt.Errorf("make tap %s: TUNSETIFF: %w", name, err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
+		return fmt.Errorf("make tap %s: TUNSETPERSIST: %w", name, err)
+	}
+	return nil
 }

@@ -16,9 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 )
@@ -37,6 +35,9 @@ type Config struct {
 	// Executable is the rbox binary, started as the helper's watchdog
 	// (WatchdogArg) where the helper would not end with the sandbox.
 	Executable string
+	// CacheDir is the state root, where the slirp4netns feature probe is
+	// cached; "" probes on every start.
+	CacheDir string
 }
 
 // Where the helpers are looked up; tests may point them elsewhere.
@@ -133,7 +134,9 @@ type Network struct {
 	helperPid int
 	// reap: the helper is a child we must wait for ourselves (pasta,
 	// which daemonizes and is re-parented to us as a subreaper).
-	reap     bool
+	reap bool
+	// cmd is slirp4netns, which we started ourselves and wait for.
+	cmd      *exec.Cmd
 	watchdog *exec.Cmd
 	wdPipe   *os.File
 
@@ -168,47 +171,17 @@ func Start(c Config, pid int) (*Network, error) {
 
 func (n *Network) start(pid int) error {
 	c := n.cfg
-	var driver network.ParentDriver
-	var err error
 	switch c.Mode.Kind {
 	case Slirp:
-		driver, err = newSlirp4netns(c)
-	case Pasta:
-		// pasta forks into the background and its parent exits; as a
-		// subreaper we become the daemon's parent, so that we can watch
-		// it and end it.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("become a subreaper for pasta: %w", err)
-		}
-		driver, err = pasta.NewParentDriver(c.Log, "pasta", c.MTU, nil, "tap0", "", !c.Mode.AllowHostLoopback, false, false)
-		n.reap = true
-	default:
-		return fmt.Errorf("network %q has no helper", c.Mode.Kind)
-	}
-	if err != nil {
-		return fmt.Errorf("--net %s: %w", c.Mode.Kind, err)
-	}
-	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
-	n.cleanup = cleanup
-	if err != nil {
-		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, c.Mode.Helper(), oneLine(err))
-	}
-	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
-	info, err := childInfo(c.Mode)
-	if err != nil {
-		return err
-	}
-	n.child.Configured = info
-	if err := n.adoptHelper(pid); err != nil {
-		return err
-	}
-	if c.Mode.Kind == Pasta && c.Executable != "" {
-		// pasta would outlive a SIGKILLed supervisor: it holds the
-		// namespace open itself, and this version quits with it only for
-		// a namespace given by path. A watchdog ends it then.
-		if err := n.startWatchdog(); err != nil {
+		if err := n.startSlirp4netns(pid); err != nil {
 			return err
 		}
+	case Pasta:
+		if err := n.startPasta(pid); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("network %q has no helper", c.Mode.Kind)
 	}
 	n.watched = make(chan struct{})
 	go n.watch()
@@ -225,42 +198,44 @@ func (n *Network) start(pid int) error {
 	return nil
 }
 
-func newSlirp4netns(c Config) (network.ParentDriver, error) {
-	// The hardening options, as rootlesskit does: its own mount namespace
-	// with nothing of the host but /etc and /run (--enable-sandbox), and a
-	// seccomp filter. The driver probes the binary's features itself (one
-	// run of slirp4netns --help) and refuses what is missing; only then do
-	// we probe again, to ask for what this slirp4netns and kernel have.
-	// Probing first, as rootlesskit's CLI does, costs a second run on
-	// every start.
-	noLoopback := !c.Mode.AllowHostLoopback
-	d, err := slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "", true, true, false)
-	if err == nil {
-		return d, nil
+// startPasta starts pasta through rootlesskit's driver, which configures
+// the sandbox's device itself.
+func (n *Network) startPasta(pid int) error {
+	c := n.cfg
+	// pasta forks into the background and its parent exits; as a
+	// subreaper we become the daemon's parent, so that we can watch it
+	// and end it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become a subreaper for pasta: %w", err)
 	}
-	f, ferr := slirp4netns.DetectFeatures("slirp4netns")
-	if ferr != nil {
-		return nil, ferr
-	}
-	if noLoopback && !f.SupportsDisableHostLoopback {
-		return nil, errors.New("this slirp4netns cannot keep the sandbox from the host's loopback (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for --net slirp:allow-host-loopback")
-	}
-	return slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "",
-		f.SupportsEnableSandbox, f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, false)
-}
-
-func childInfo(m Mode) (bool, error) {
-	var d network.ChildDriver
-	if m.Kind == Pasta {
-		d = pasta.NewChildDriver()
-	} else {
-		d = slirp4netns.NewChildDriver()
-	}
-	info, err := d.ChildDriverInfo()
+	driver, err := pasta.NewParentDriver(c.Log, "pasta", c.MTU, nil, tapName, "", !c.Mode.AllowHostLoopback, false, false)
 	if err != nil {
-		return false, err
+		return fmt.Errorf("--net %s: %w", c.Mode.Kind, err)
 	}
-	return info.ConfiguresInterface, nil
+	n.reap = true
+	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
+	n.cleanup = cleanup
+	if err != nil {
+		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, c.Mode.Helper(), oneLine(err))
+	}
+	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
+	info, err := pasta.NewChildDriver().ChildDriverInfo()
+	if err != nil {
+		return err
+	}
+	n.child.Configured = info.ConfiguresInterface
+	if err := n.adoptHelper(pid); err != nil {
+		return err
+	}
+	if c.Executable != "" {
+		// pasta would outlive a SIGKILLed supervisor: it holds the
+		// namespace open itself, and this version quits with it only for
+		// a namespace given by path. A watchdog ends it then.
+		if err := n.startWatchdog(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oneLine folds a helper's multi-line complaint into one line, without
@@ -404,6 +379,11 @@ func (n *Network) Close() error {
 		}
 		unix.Close(n.helper)
 		n.helper = -1
+	}
+	if n.cmd != nil {
+		n.cmd.Process.Kill() // again, if there was no pidfd: harmless
+		n.cmd.Wait()
+		n.cmd = nil
 	}
 	if n.cleanup != nil {
 		err = n.cleanup()

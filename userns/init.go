@@ -58,6 +58,14 @@ func Main() {
 	// line has closed its end of the channel, and the receive below sees
 	// that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// The tap first: the supervisor starts the network's helper while we
+	// wait for our ID map, and the helper attaches to what it finds.
+	if tap := os.Getenv(tapEnv); tap != "" {
+		if err := slirp.MakeTap(tap); err != nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: %v\n", err)
+			os.Exit(125)
+		}
+	}
 	if os.Getenv(stageEnv) == stageMap {
 		cgroupNS, err := ch.awaitGo()
 		if err != nil {
@@ -70,6 +78,7 @@ func Main() {
 	}
 	os.Unsetenv(childfd.Env)
 	os.Unsetenv(stageEnv)
+	os.Unsetenv(tapEnv)
 	os.Unsetenv("GODEBUG")
 	unix.CloseOnExec(fd)
 

@@ -32,7 +32,11 @@ type StartOptions struct {
 	// between Start and Go. The init then waits for "go" even with a single
 	// ID map, and enters a new cgroup namespace rooted at that cgroup
 	// before it builds anything (see Main).
-	CgroupNS              bool
+	CgroupNS bool
+	// Tap names a tap device the init makes in its new network namespace
+	// as its first step, before it waits for anything (slirp.MakeTap):
+	// the user-mode network's helper then finds it there. "" for none.
+	Tap                   string
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -121,6 +125,9 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	if o.Tap != "" {
+		cmd.Env = append(cmd.Env, tapEnv+"="+o.Tap)
+	}
 	var inherit childfd.Table
 	inherit.Add(fdSync, child)
 	if o.SealedCopy {
