@@ -1,7 +1,6 @@
 package slirp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 )
 
 // Config is the host side of one sandbox's network.
@@ -26,7 +22,7 @@ type Config struct {
 	Mode  Mode
 	MTU   int // 0 for DefaultMTU
 	Ports []Port
-	// StateDir is the sandbox's private state directory: the port driver
+	// StateDir is the sandbox's private state directory: the port forwarder
 	// keeps its socket and its ready pipe there.
 	StateDir string
 	// Log receives what the helpers and drivers print (io.Discard unless
@@ -39,6 +35,9 @@ type Config struct {
 	// cached; "" probes on every start.
 	CacheDir string
 }
+
+// portSocket is the init's port forwarder socket in the state directory.
+const portSocket = "ports.sock"
 
 // Where the helpers are looked up; tests may point them elsewhere.
 var (
@@ -140,11 +139,7 @@ type Network struct {
 	watchdog *exec.Cmd
 	wdPipe   *os.File
 
-	ports        port.ParentDriver
-	portsQuit    chan struct{}
-	portsReady   chan struct{}
-	portsErr     chan error
-	published    []int
+	ports        *forwarder
 	died         chan struct{}
 	stopWatching chan struct{}
 	watched      chan struct{} // closed when watch returns
@@ -186,14 +181,7 @@ func (n *Network) start(pid int) error {
 	n.watched = make(chan struct{})
 	go n.watch()
 	if len(c.Ports) > 0 {
-		pd, err := builtin.NewParentDriver(c.Log, c.StateDir, false, "")
-		if err != nil {
-			return fmt.Errorf("-p: port driver: %w", err)
-		}
-		n.ports = pd
-		n.child.Ports = pd.OpaqueForChild()
-		n.portsQuit, n.portsReady, n.portsErr = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
-		go func() { n.portsErr <- pd.RunParentDriver(n.portsReady, n.portsQuit, nil) }()
+		n.child.PortSocket = filepath.Join(c.StateDir, portSocket)
 	}
 	return nil
 }
@@ -321,29 +309,17 @@ func (n *Network) watch() {
 // has lost its network.
 func (n *Network) Died() <-chan struct{} { return n.died }
 
-// Publish opens the published ports on the host once the init serves the
-// child side of the port driver (ServePorts).
+// Publish listens on the published host ports. Connections reach the
+// sandbox once the init serves its side (ServePorts).
 func (n *Network) Publish() error {
-	if n.ports == nil {
+	if len(n.cfg.Ports) == 0 {
 		return nil
 	}
-	select {
-	case <-n.portsReady:
-	case err := <-n.portsErr:
-		return fmt.Errorf("-p: port driver: %v", err)
-	case <-time.After(10 * time.Second):
-		return errors.New("-p: the sandbox's side of the port driver did not answer in 10s")
+	fw := newForwarder(n.child.PortSocket, n.cfg.Log)
+	if err := fw.listen(n.cfg.Ports); err != nil {
+		return err
 	}
-	for _, p := range n.cfg.Ports {
-		st, err := n.ports.AddPort(context.Background(), port.Spec{
-			Proto: p.Proto, ParentIP: p.HostIP, ParentPort: p.HostPort,
-			ChildIP: "127.0.0.1", ChildPort: p.ContainerPort,
-		})
-		if err != nil {
-			return portError(p, err)
-		}
-		n.published = append(n.published, st.ID)
-	}
+	n.ports = fw
 	return nil
 }
 
@@ -353,17 +329,7 @@ func (n *Network) Close() error {
 		return nil
 	}
 	if n.ports != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		for _, id := range n.published {
-			n.ports.RemovePort(ctx, id)
-		}
-		cancel()
-		close(n.portsQuit)
-		// RunParentDriver may still wait for the init to open the ready
-		// pipe; open it for it, so that it returns.
-		if f, err := os.OpenFile(filepath.Join(n.cfg.StateDir, ".bp-ready.pipe"), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
+		n.ports.close()
 		n.ports = nil
 	}
 	close(n.stopWatching)

@@ -203,8 +203,9 @@ func (s *Sandbox) StartWorkload() error {
 }
 
 // PortsPublished tells the init that the host listens on its published
-// ports: it waits for this (Config.Network.Ports) before it pivots, since
-// the port driver's socket is in the host's filesystem.
+// ports: it waits for this (Config.Network.PortSocket) before it goes on,
+// so that a host port that cannot be bound ends the start before the
+// workload runs.
 func (s *Sandbox) PortsPublished() error { return s.ch.send(message{Type: msgPorts}) }
 
 // Signal forwards sig to the init, which passes it on to the workload.
