@@ -114,11 +114,17 @@ func layerEntries(data string) []string {
 	return names
 }
 
-// stateEntries lists what is in the state root, but for an empty names/.
+// stateEntries lists what is in the state root, but for an empty names/
+// and the slirp4netns feature cache.
 func stateEntries() []string {
 	entries, _ := os.ReadDir(stateRoot())
 	var names []string
 	for _, e := range entries {
+		// The slirp4netns feature probe's cache is kept across runs on
+		// purpose.
+		if e.Name() == "slirp4netns.features" {
+			continue
+		}
 		if e.Name() == "names" {
 			if sub, _ := os.ReadDir(filepath.Join(stateRoot(), "names")); len(sub) == 0 {
 				continue
