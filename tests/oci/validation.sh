@@ -6,8 +6,8 @@
 # whether it passes fully (exit 0, a TAP plan, no "not ok"). The runtime
 # is called through a wrapper that adds --root under the suite's temp dir,
 # so nothing it records lands in the host's state and what is left can be
-# seen; RUNTIME_FLAGS are more global flags for it (crun here needs
-# --cgroup-manager=disabled). A program passes fully when it exits 0 with a non-empty TAP plan
+# seen; RUNTIME_FLAGS are more global flags for it, HIDE_UNIFIED=1 hides the cgroup v2 half of
+# the hybrid layout from it. A program passes fully when it exits 0 with a non-empty TAP plan
 # whose every assertion is ok. Fails when fewer programs pass fully than MIN_ROOT / MIN_ROOTLESS
 # (default: runc's count on the reference host, docs/OCI.md), or when a
 # process, mount or container is left.
@@ -55,6 +55,15 @@ set -u
 bin=$1 work=$2 tmo=$3
 mkdir -p "$work/tmp" "$work/logs" "$work/state"
 cd "$work"
+# HIDE_UNIFIED=1: no /sys/fs/cgroup/unified in the runner's own mount
+# namespace, so that a runtime sees a plain cgroup v1 layout (crun
+# 1.8 refuses this host's hybrid one, where hugetlb sits on cgroup v2).
+# As root it is unmounted; in the user namespace, where that mount is
+# locked, an empty read-only tmpfs covers it.
+if [ "${HIDE_UNIFIED:-}" = 1 ] && mountpoint -q /sys/fs/cgroup/unified; then
+	umount /sys/fs/cgroup/unified 2>/dev/null ||
+		mount -t tmpfs -o ro,size=4k,mode=0755 rbox-hide-unified /sys/fs/cgroup/unified || exit 1
+fi
 # Copies, not links: the programs copy runtimetest into each bundle and
 # would copy a link as a link.
 cp "$bin/runtimetest" "$bin"/rootfs-*.tar.gz .
@@ -101,12 +110,12 @@ run_mode() {
 	local m=$1 work=$T/$1 res
 	if [ "$m" = root ]; then
 		mkdir -p "$work"
-		res=$(unshare -m --propagation private "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT")
+		res=$(HIDE_UNIFIED="${HIDE_UNIFIED:-}" unshare -m --propagation private "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT")
 	else
 		mk_user_home "$TEST_USER"
 		mkdir -p "$work"
 		chown "$TEST_USER:" "$work"
-		res=$(as_user "$TEST_USER" timeout 3600 podman unshare "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT")
+		res=$(as_user "$TEST_USER" HIDE_UNIFIED="${HIDE_UNIFIED:-}" timeout 3600 podman unshare "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT")
 	fi
 	cp -r "$work/logs" "$out/$m"
 	printf '%s\n' "$res" >"$out/$m/results"
