@@ -78,10 +78,19 @@ rm_tmp() {
 
 # as_user U CMD...: CMD as U with a clean environment (as a CI agent
 # started through su would have), HOME and XDG dirs under T.
+# With HIDE_UNIFIED=1 CMD runs in a mount namespace of its own without
+# /sys/fs/cgroup/unified: a plain cgroup v1 layout for crun 1.8, which
+# refuses this host's hybrid one (hugetlb on cgroup v2). Podman's pause
+# process, started by the first command, keeps that view for the rest.
 as_user() {
 	local u=$1
 	shift
-	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$UHOME" USER="$u" LOGNAME="$u" \
+	local hide=()
+	if [ "${HIDE_UNIFIED:-}" = 1 ]; then
+		hide=(unshare -m --propagation private sh -c
+			'if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || exit 1; fi; exec "$@"' sh)
+	fi
+	"${hide[@]}" runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$UHOME" USER="$u" LOGNAME="$u" \
 		LANG=C.UTF-8 XDG_RUNTIME_DIR="$UHOME/run" XDG_CONFIG_HOME="$UHOME/config" XDG_DATA_HOME="$UHOME/data" \
 		XDG_CACHE_HOME="$UHOME/cache" TMPDIR="$UHOME/tmp" "$@"
 }

@@ -61,10 +61,23 @@ blocked = true
 CONF
 chown -R "$TEST_USER:" "$UHOME"
 
-# The test image: the busybox rootfs, tagged as the suite's helpers name it.
+# The test image: the busybox rootfs made as like podman's testimage as
+# build-testimage makes it (/home/podman/testimage-id dated 1600000000 and
+# /home/podman/pause, WORKDIR, CMD, the two labels), under the names the
+# helpers read, so the tests find it locally and pull nothing.
+IMG_REGISTRY=localhost IMG_USER=rbox IMG_NAME=testimage IMG_TAG=20220615
 export_image() {
-	as_user "$TEST_USER" sh "$REPO/testdata/mkrootfs.sh" "$UHOME/rootfs" >/dev/null
-	tar -C "$UHOME/rootfs" -c . | as_user "$TEST_USER" timeout 120 podman import - localhost/rbox/busybox:latest >/dev/null
+	local r=$UHOME/rootfs
+	as_user "$TEST_USER" sh "$REPO/testdata/mkrootfs.sh" "$r" >/dev/null
+	as_user "$TEST_USER" mkdir -p "$r/home/podman"
+	as_user "$TEST_USER" sh -c "echo $IMG_TAG >'$r/home/podman/testimage-id' && touch --date=@1600000000 '$r/home/podman/testimage-id'"
+	as_user "$TEST_USER" sh -c "printf '%s\n' '#!/bin/sh' 'echo Confirmed: testimage pause invoked as \$0' 'while :; do' '    sleep 0.1' 'done' >'$r/home/podman/pause' && chmod 0755 '$r/home/podman/pause'"
+	tar -C "$r" -c . | as_user "$TEST_USER" timeout 120 podman import \
+		--change 'WORKDIR /home/podman' \
+		--change 'CMD ["/bin/echo", "This container is intended for podman CI testing"]' \
+		--change 'LABEL created_by=test/system/build-testimage' \
+		--change "LABEL created_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		- "$IMG_REGISTRY/$IMG_USER/$IMG_NAME:$IMG_TAG" >/dev/null
 }
 export_image
 echo "podman-bats: $(podman --version), runtime $RUNTIME ($("$RUNTIME" --version 2>/dev/null | head -1))"
@@ -77,9 +90,9 @@ for f in $FILES; do
 	rc=0
 	(cd "$T/system" && as_user "$TEST_USER" HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY= \
 		PODMAN="podman --runtime $T/bin/$RUNTIME_NAME" PODMAN_TIMEOUT=60 \
-		PODMAN_TEST_IMAGE_REGISTRY=localhost PODMAN_TEST_IMAGE_USER=rbox PODMAN_TEST_IMAGE_NAME=busybox \
-		PODMAN_TEST_IMAGE_TAG=latest BATS_TMPDIR="$UHOME/tmp" \
-		timeout -k 10 1200 bats --tap "$f.bats") >"$out/$f.tap" 2>&1 || rc=$?
+		PODMAN_TEST_IMAGE_REGISTRY=$IMG_REGISTRY PODMAN_TEST_IMAGE_USER=$IMG_USER PODMAN_TEST_IMAGE_NAME=$IMG_NAME \
+		PODMAN_TEST_IMAGE_TAG=$IMG_TAG BATS_TMPDIR="$UHOME/tmp" \
+		timeout -k 10 "${FILE_TIMEOUT:-2400}" bats --tap "$f.bats") >"$out/$f.tap" 2>&1 || rc=$?
 	ok=$(grep -E '^ok ' "$out/$f.tap" | grep -vEc '# (skip|SKIP)' || true)
 	skip=$(grep -E '^ok ' "$out/$f.tap" | grep -Ec '# (skip|SKIP)' || true)
 	nok=$(grep -c '^not ok' "$out/$f.tap" || true)

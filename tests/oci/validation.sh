@@ -67,14 +67,29 @@ fi
 # Copies, not links: the programs copy runtimetest into each bundle and
 # would copy a link as a link.
 cp "$bin/runtimetest" "$bin"/rootfs-*.tar.gz .
+# run_one NAME: one program, its TAP in logs/; prints RC OK NOTOK PLAN, PLAN
+# the sum of the plans it printed (linux_cgroups_cpus prints two streams,
+# 1..112 and an empty 1..0).
+run_one() {
+	local n=$1 rc
+	STATE=$work/state/$n RUNTIME=$bin/runtime TMPDIR=$work/tmp timeout -k 5 "$tmo" "$bin/$n" >"logs/$n.tap" 2>"logs/$n.err" </dev/null
+	rc=$?
+	echo "$rc $(grep -c '^ok' "logs/$n.tap") $(grep -c '^not ok' "logs/$n.tap") \
+		$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "logs/$n.tap" | awk '{s += $1} END {print NR ? s : "-"}')"
+}
 for p in "$bin"/*; do
 	n=$(basename "$p")
 	case $n in runtimetest | runtime | real-runtime | run-all | rootfs-*) continue ;; esac
-	STATE=$work/state/$n RUNTIME=$bin/runtime TMPDIR=$work/tmp timeout -k 5 "$tmo" "$p" >"logs/$n.tap" 2>"logs/$n.err" </dev/null
-	rc=$?
-	ok=$(grep -c '^ok' "logs/$n.tap")
-	nok=$(grep -c '^not ok' "logs/$n.tap")
-	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "logs/$n.tap" | tail -1)
+	read -r rc ok nok plan < <(run_one "$n")
+	# A program that fails is run once more (killsig races its own kill
+	# and delete on a loaded machine); a pass then is marked.
+	try=1
+	if [ "${RETRY:-1}" = 1 ] && { [ "$rc" != 0 ] || [ "$nok" != 0 ]; }; then
+		mv "logs/$n.tap" "logs/$n.1.tap"
+		mv "logs/$n.err" "logs/$n.1.err"
+		read -r rc ok nok plan < <(run_one "$n")
+		try=2
+	fi
 	# Mounts a program left under the work dir (a shared rootfs
 	# propagation brings the container's mounts back out): counted, then
 	# detached so the next program starts clean. The runner has a mount
@@ -90,9 +105,9 @@ for p in "$bin"/*; do
 	for c in "$work/state/$n"/*/; do
 		[ -d "$c" ] || continue
 		left=$((left + 1))
-		"$bin/real-runtime" --root "$work/state/$n" delete --force "$(basename "$c")" >/dev/null 2>&1
+		STATE=$work/state/$n "$bin/runtime" delete --force "$(basename "$c")" >/dev/null 2>&1
 	done
-	echo "$n $rc $ok $nok ${plan:--} $mnts $left"
+	echo "$n $rc $ok $nok $plan $mnts $left $try"
 done
 RUN
 chmod 0755 "$T/bin"/*
@@ -119,8 +134,8 @@ run_mode() {
 	fi
 	cp -r "$work/logs" "$out/$m"
 	printf '%s\n' "$res" >"$out/$m/results"
-	local n rc ok nok plan mnts left cell
-	while read -r n rc ok nok plan mnts left; do
+	local n rc ok nok plan mnts left try cell
+	while read -r n rc ok nok plan mnts left try; do
 		local v="FAIL"
 		# A program passes fully when it exits 0 and every assertion of a
 		# non-empty plan is ok. The hooks programs print their error as a
@@ -130,6 +145,7 @@ run_mode() {
 		cell="$v $ok/$((ok + nok))"
 		[ "$mnts" = 0 ] || cell="$cell +${mnts}mnt"
 		[ "$left" = 0 ] || cell="$cell +${left}ctr"
+		[ "$try" = 1 ] || [ "$v" != PASS ] || cell="$cell (2nd)"
 		if [ "$m" = root ]; then R_root[$n]=$cell; else R_rootless[$n]=$cell; fi
 		if [ $v = PASS ]; then
 			if [ "$m" = root ]; then full_root=$((full_root + 1)); else full_rootless=$((full_rootless + 1)); fi
@@ -146,7 +162,8 @@ for p in $(ls "$T/bin" | grep -v -e '^runtimetest$' -e '^runtime$' -e '^real-run
 	printf '%-34s %-18s %-18s\n' "$p" "${R_root[$p]:--}" "${R_rootless[$p]:--}"
 done
 echo "(ok/total TAP assertions; +Nmnt: mounts the program left in the runner's mount namespace, detached;
- +Nctr: containers it left, deleted with the runtime's delete --force)"
+ +Nctr: containers it left, deleted with the runtime's delete --force;
+ (2nd): failed once, passed when run again)"
 echo "logs: $out/{root,rootless}/NAME.{tap,err}"
 [ "$mode" = rootless ] || echo "validation ($RUNTIME_NAME, root): $full_root of $total fully passing (at least $MIN_ROOT wanted)"
 [ "$mode" = root ] || echo "validation ($RUNTIME_NAME, rootless): $full_rootless of $total fully passing (at least $MIN_ROOTLESS wanted)"
