@@ -71,6 +71,15 @@ expect_rc() { # WANT CMD...: CMD exits WANT
 	"$@" >"$T/out" 2>&1 || rc=$?
 	[ "$rc" = "$want" ] || { echo "  exit $rc, want $want: $(head -c 300 "$T/out")"; return 1; }
 }
+# expect_err WANT PATTERN CMD...: CMD exits WANT and says why. Podman maps
+# any failure of the runtime's create to 126, so the code alone would
+# pass a runtime that fails everything.
+expect_err() {
+	local want=$1 pat=$2
+	shift 2
+	expect_rc "$want" "$@" || return 1
+	grep -qiE "$pat" "$T/out" || { echo "  exit $want, but not /$pat/: $(head -c 300 "$T/out")"; return 1; }
+}
 expect_out() { # WANT CMD...: CMD exits 0 and prints WANT (a grep -E pattern)
 	local want=$1 rc=0
 	shift
@@ -91,8 +100,8 @@ scenarios() {
 	fi
 	check "$d: run --rm echo hi" expect_out '^hi' P "$d" run --rm "$IMAGE" echo hi
 	check "$d: exit code 3" expect_rc 3 P "$d" run --rm "$IMAGE" sh -c 'exit 3'
-	check "$d: exit code 126 (/etc/hosts as a command)" expect_rc 126 P "$d" run --rm "$IMAGE" /etc/hosts
-	check "$d: exit code 127 (/nonexistent)" expect_rc 127 P "$d" run --rm "$IMAGE" /nonexistent
+	check "$d: exit code 126 (/etc/hosts as a command)" expect_err 126 'hosts.*permission denied' P "$d" run --rm "$IMAGE" /etc/hosts
+	check "$d: exit code 127 (/nonexistent)" expect_err 127 'nonexistent.*(no such file|not found)' P "$d" run --rm "$IMAGE" /nonexistent
 	check "$d: run -it under script" expect_out '/dev/pts/[0-9]+' PT "$d" run --rm -it "$IMAGE" tty
 	check "$d: run -d" expect_out '^[0-9a-f]{64}' P "$d" run -d --name "$c" "$IMAGE" \
 		sh -c 'trap "echo usr1 >/tmp/usr1" USR1; while :; do sleep 0.1; done'
@@ -134,7 +143,7 @@ scenarios() {
 		[ "$got" = "$host_ifs" ] || { echo "  interfaces '$got', host's '$host_ifs'"; return 1; }
 	}
 	check "$d: --network host" net_host
-	check "$d: --read-only refuses a write to /" expect_rc 1 P "$d" run --rm --read-only "$IMAGE" touch /x
+	check "$d: --read-only refuses a write to /" expect_err 1 'read-only file system' P "$d" run --rm --read-only "$IMAGE" touch /x
 	check "$d: --read-only leaves /tmp writable" expect_rc 0 P "$d" run --rm --read-only "$IMAGE" touch /tmp/x
 	check "$d: --userns=keep-id" expect_out "^$uid\$" P "$d" run --rm --userns=keep-id "$IMAGE" id -u
 	none_left() {
