@@ -27,6 +27,15 @@ resolve_runtime() {
 	RUNTIME_NAME=$(basename "$r")
 }
 
+# need_test_user: the rootless parts need TEST_USER with a subordinate
+# range (scripts/provision.sh makes one).
+need_test_user() {
+	if ! id "$TEST_USER" >/dev/null 2>&1 || ! grep -q "^$TEST_USER:" /etc/subuid; then
+		echo "$SUITE: RBOX_TEST_USER=$TEST_USER is no user with a subordinate range in /etc/subuid: run make provision or name another" >&2
+		exit 125
+	fi
+}
+
 # mk_tmp: the suite's own temp dir T (0755: the test user reads the staged
 # files), removed by cleanup.
 mk_tmp() {

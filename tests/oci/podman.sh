@@ -10,6 +10,7 @@ SUITE=podman
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "podman.sh: run as root (podman runs as $TEST_USER)" >&2; exit 125; }
 resolve_runtime
+need_test_user
 DRIVERS=${DRIVERS:-vfs overlay}
 IMAGE=localhost/rbox-busybox
 mk_tmp

@@ -7,6 +7,7 @@ SUITE=ocitest
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "ocitest: run as root (the rootless parts run as $TEST_USER)" >&2; exit 125; }
 resolve_runtime
+need_test_user
 export RUNTIME RBOX_TEST_USER=$TEST_USER
 suites=${OCI_SUITES:-validation podman podman-bats containerd}
 declare -A res

@@ -22,6 +22,7 @@ case $mode in root | rootless | both) ;; *)
 esac
 [ "$(id -u)" = 0 ] || { echo "validation.sh: run as root (the rootless half runs as $TEST_USER)" >&2; exit 125; }
 resolve_runtime
+[ "$mode" = root ] || need_test_user
 MIN_ROOT=${MIN_ROOT:-28}
 MIN_ROOTLESS=${MIN_ROOTLESS:-18}
 PROG_TIMEOUT=${PROG_TIMEOUT:-120}
