@@ -13,6 +13,7 @@ SUITE=podman-bats
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "podman-bats.sh: run as root (the tests run as $TEST_USER)" >&2; exit 125; }
 resolve_runtime
+need_test_user
 FILES=${FILES:-030-run 045-start 050-stop 055-rm 075-exec 130-kill}
 declare -A MIN=([030-run]=28 [045-start]=5 [050-stop]=9 [055-rm]=7 [075-exec]=5 [130-kill]=5)
 src=$OCI_CACHE/podman-src/test/system
