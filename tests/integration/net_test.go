@@ -450,7 +450,7 @@ func TestNetSupervisorKilled(t *testing.T) {
 			}
 			b.cmd.Process.Kill()
 			<-b.done
-			waitFor(t, func() bool { return len(strayProcesses()) == 0 })
+			waitNoStrays(t, "processes outlived the SIGKILLed supervisor")
 			if syscall.Kill(helper, 0) == nil {
 				t.Errorf("%s (pid %d) outlived the SIGKILLed supervisor", m.helper, helper)
 			}
