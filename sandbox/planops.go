@@ -89,7 +89,7 @@ func initOps(p *Plan, in opInput) []userns.Op {
 	var ops []userns.Op
 	add := func(o ...userns.Op) { ops = append(ops, o...) }
 	if in.Network != nil {
-		add(userns.Op{Kind: userns.OpNetwork, Data: mustJSON(in.Network), Ports: in.Network.Ports != nil})
+		add(userns.Op{Kind: userns.OpNetwork, Data: mustJSON(in.Network), Ports: in.Network.PortSocket != ""})
 	}
 	add(userns.Op{Kind: userns.OpOverlay, Target: in.Merged, Data: mustJSON(in.Overlay)},
 		userns.Op{Kind: userns.OpRoot, Target: in.Merged})

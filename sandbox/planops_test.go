@@ -39,7 +39,7 @@ func TestInitOps(t *testing.T) {
 	single := idmap.Single(1000, 1000)
 	child := &slirp.ChildConfig{Dev: "tap0", IP: "10.0.2.100", Netmask: 24, Gateway: "10.0.2.2", MTU: 65520}
 	withPorts := *child
-	withPorts.Ports = map[string]string{"socket": "/s"}
+	withPorts.PortSocket = "/s/ports.sock"
 	base := func(s *Spec) {}
 	cases := []struct {
 		name string
@@ -105,7 +105,7 @@ func TestInitOps(t *testing.T) {
 				switch op.Kind {
 				case userns.OpNetwork:
 					var got slirp.ChildConfig
-					if err := json.Unmarshal(op.Data, &got); err != nil || got.IP != "10.0.2.100" || op.Ports != (got.Ports != nil) {
+					if err := json.Unmarshal(op.Data, &got); err != nil || got.IP != "10.0.2.100" || op.Ports != (got.PortSocket != "") {
 						t.Errorf("network op %+v: %+v, %v", op, got, err)
 					}
 				case userns.OpOverlay:

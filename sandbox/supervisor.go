@@ -114,7 +114,7 @@ func (s *supervisor) run() (int, error) {
 
 	// The network's helpers, the tun device and the host ports are checked
 	// before anything exists.
-	netCfg := slirp.Config{Mode: p.Net, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable}
+	netCfg := slirp.Config{Mode: p.Net, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable, CacheDir: o.StateRoot}
 	if netCfg.Executable == "" {
 		netCfg.Executable = "/proc/self/exe"
 	}
@@ -174,6 +174,7 @@ func (s *supervisor) run() (int, error) {
 		NewNetwork: p.Net.Kind != NetHost,
 		SealedCopy: needSealedCopy(p.Caps, o.Executable),
 		Cgroup:     s.cgm != nil,
+		Tap:        slirp.Tap(p.Net),
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {

@@ -140,7 +140,7 @@ wait "$attacker" || true
 # sandbox any more.
 for d in "$shared/rbox-$(id -u "$TEST_USER")"-*; do
 	[ -d "$d" ] || continue
-	if [ -n "$(ls -A "$d" | grep -v '^names$')" ] || [ -n "$(ls -A "$d/names" 2>/dev/null)" ]; then
+	if [ -n "$(ls -A "$d" | grep -v -e '^names$' -e '^slirp4netns.features$')" ] || [ -n "$(ls -A "$d/names" 2>/dev/null)" ]; then
 		echo "integration: state left in the fallback root $d:"; ls -la "$d"; status=1
 	fi
 done
@@ -295,7 +295,7 @@ for u in "$TEST_USER" "$NOSUB_USER"; do
 		pkill -9 -u "$u" || true
 	fi
 	uid=$(id -u "$u")
-	if [ -n "$(ls -A "/tmp/rbox-$uid" 2>/dev/null | grep -v '^names$')" ] || [ -n "$(ls -A "/tmp/rbox-$uid/names" 2>/dev/null)" ]; then
+	if [ -n "$(ls -A "/tmp/rbox-$uid" 2>/dev/null | grep -v -e '^names$' -e '^slirp4netns.features$')" ] || [ -n "$(ls -A "/tmp/rbox-$uid/names" 2>/dev/null)" ]; then
 		echo "integration: state left in /tmp/rbox-$uid:"; ls -la "/tmp/rbox-$uid"; status=1
 	fi
 	layers="$(getent passwd "$u" | cut -d: -f6)/.local/share/rbox/sandboxes"

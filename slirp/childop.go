@@ -8,7 +8,7 @@ import (
 
 // ChildOp is the init's network op (userns.Externals.Network): data is a
 // ChildConfig as JSON. It configures the device (ConfigureChild) and, with
-// published ports, starts the port driver's child side (ServePorts). It
+// published ports, serves the port forwarder's sandbox side (ServePorts). It
 // runs in the sandbox's network namespace before the pivot; the init
 // imports nothing of this package, cmd/rbox hands it this function.
 func ChildOp(data json.RawMessage, log io.Writer) (string, error) {
@@ -19,8 +19,10 @@ func ChildOp(data json.RawMessage, log io.Writer) (string, error) {
 	if err := ConfigureChild(&c); err != nil {
 		return "", err
 	}
-	if c.Ports != nil {
-		ServePorts(c.Ports, log)
+	if c.PortSocket != "" {
+		if err := ServePorts(c.PortSocket, log); err != nil {
+			return "", err
+		}
 	}
 	return fmt.Sprintf("%s %s/%d via %s, mtu %d", c.Dev, c.IP, c.Netmask, c.Gateway, c.MTU), nil
 }

@@ -35,15 +35,16 @@ func Main(ext Externals) {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, forwarded...)
 	signal.Notify(sigs, unix.SIGCHLD)
-	ch, cfg := begin("rbox-init", "the sandbox init; run rbox exec instead")
+	ch, cfg := begin("rbox-init", "the sandbox init; run rbox exec instead", ext.Tap)
 	os.Exit(run(cfg, ext, ch, sigs))
 }
 
 // begin is what the init and the reaper do first: find the sync socket,
 // close what they inherited on exec, wait for "go" in stage "map", and
 // receive the Config. On failure it exits.
-// what says what the entry point is, to a user who runs it by hand.
-func begin(name, what string) (channel, *Config) {
+// what says what the entry point is, to a user who runs it by hand;
+// makeTap is the init's Externals.Tap (nil for the reaper).
+func begin(name, what string, makeTap func(string) error) (channel, *Config) {
 	fd, err := childfd.Lookup(fdSync)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: this is %s\n", what)
@@ -64,6 +65,18 @@ func begin(name, what string) (channel, *Config) {
 	// line has closed its end of the channel, and the receive below sees
 	// that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// The tap first: the supervisor starts the network's helper while we
+	// wait for our ID map, and the helper attaches to what it finds.
+	if tap := os.Getenv(tapEnv); tap != "" {
+		if makeTap == nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: asked for tap %s, which this init cannot make\n", tap)
+			os.Exit(125)
+		}
+		if err := makeTap(tap); err != nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: %v\n", err)
+			os.Exit(125)
+		}
+	}
 	if os.Getenv(stageEnv) == stageMap {
 		if err := ch.awaitGo(); err != nil {
 			// Nothing was built yet.
@@ -72,6 +85,7 @@ func begin(name, what string) (channel, *Config) {
 	}
 	os.Unsetenv(childfd.Env)
 	os.Unsetenv(stageEnv)
+	os.Unsetenv(tapEnv)
 	os.Unsetenv("GODEBUG")
 	unix.CloseOnExec(fd)
 

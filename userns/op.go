@@ -105,12 +105,18 @@ type Op struct {
 // Externals are the ops whose code lives in other packages: the init
 // calls them and never imports those packages, so that the init is the
 // same for every front end and the policy stays where it is decided.
-// cmd/rbox hands them to Main (overlay.MountOp, slirp.ChildOp).
+// cmd/rbox hands them to Main (overlay.MountOp, slirp.ChildOp,
+// slirp.MakeTap).
 type Externals struct {
 	// Overlay mounts an overlay described by data on the host directory
 	// target and says how, for the debug log.
 	Overlay func(data json.RawMessage, target string) (string, error)
 	// Network configures the sandbox's side of a user-mode network from
-	// data (a port driver's side logs to log) and says how.
+	// data (the port forwarder's side logs to log) and says how.
 	Network func(data json.RawMessage, log io.Writer) (string, error)
+	// Tap makes the named tap device in the init's network namespace,
+	// its first step (StartOptions.Tap), before it waits for its ID map:
+	// the network's helper attaches to it meanwhile. Not an op: it comes
+	// before the Config.
+	Tap func(name string) error
 }

@@ -12,7 +12,7 @@ const ReaperArg = "__reap"
 // files owned by subordinate IDs are its to delete, answers "config" with
 // "exit" and ends. It builds no root and never pivots.
 func ReapMain() {
-	ch, cfg := begin("rbox-reap", "the reaper of sandbox files; rbox remove-layer and rbox exec run it")
+	ch, cfg := begin("rbox-reap", "the reaper of sandbox files; rbox remove-layer and rbox exec run it", nil)
 	if err := reapStale(cfg); err != nil {
 		os.Exit(tell(ch, failure(125, "%w", err)))
 	}

@@ -35,7 +35,12 @@ type StartOptions struct {
 	Cgroup bool
 	// Reaper starts the reaper (ReapMain) instead of the init: it removes
 	// Config.Reap and answers "config" with "exit".
-	Reaper                bool
+	Reaper bool
+	// Tap names a tap device the init makes in its new network namespace
+	// as its first step, before it waits for anything (Externals.Tap,
+	// slirp.MakeTap): the user-mode network's helper then finds it there.
+	// "" for none.
+	Tap                   string
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -129,6 +134,9 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	if o.Tap != "" {
+		cmd.Env = append(cmd.Env, tapEnv+"="+o.Tap)
+	}
 	var inherit childfd.Table
 	inherit.Add(fdSync, child)
 	if o.SealedCopy {
@@ -204,8 +212,9 @@ func (s *Sandbox) StartWorkload() error {
 }
 
 // PortsPublished tells the init that the host listens on its published
-// ports: it waits for this (an OpNetwork with Ports) before it pivots, since
-// the port driver's socket is in the host's filesystem.
+// ports: it waits for this (an OpNetwork with Ports) before it goes on,
+// so that a host port that cannot be bound ends the start before the
+// workload runs.
 func (s *Sandbox) PortsPublished() error { return s.ch.send(message{Type: msgPorts}) }
 
 // Signal forwards sig to the init, which passes it on to the workload.

@@ -50,7 +50,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == userns.InitArg {
 		// The ops the init cannot implement without importing policy:
 		// they are wired here, where both sides are linked in anyway.
-		userns.Main(userns.Externals{Overlay: overlay.MountOp, Network: slirp.ChildOp})
+		userns.Main(userns.Externals{Overlay: overlay.MountOp, Network: slirp.ChildOp, Tap: slirp.MakeTap})
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == userns.ReaperArg {

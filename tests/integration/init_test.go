@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -151,17 +150,7 @@ func TestSupervisorKilled(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		if len(strayProcesses()) == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if p := strayProcesses(); len(p) > 0 {
-		t.Fatalf("sandbox processes outlived the supervisor: %v", p)
-	}
+	waitNoStrays(t, "sandbox processes outlived the supervisor")
 	ok(t, sh(t, "true"))
 	if entries := stateEntries(); len(entries) != 0 {
 		t.Errorf("the next run did not clean the dead sandbox's state: %v", entries)
