@@ -31,6 +31,9 @@ type Config struct {
 	// supervisor (the init runs with the sandbox's environment, not the
 	// user's PATH). Empty when it is not installed.
 	FuseOverlayFS string `json:"fuseOverlayfs,omitempty"`
+	// Tmpfs, when set, holds Upper and Work on a tmpfs mounted inside
+	// the sandbox (see TmpfsLayer).
+	Tmpfs *TmpfsLayer `json:"tmpfs,omitempty"`
 }
 
 // CheckDriver validates a --overlay value.
@@ -77,6 +80,11 @@ func errno(err error) error {
 // Mount mounts the overlay on target and returns the driver that did it.
 // It must run inside the sandbox's user and mount namespaces.
 func Mount(c Config, target string) (string, error) {
+	if c.Tmpfs != nil {
+		if err := mountTmpfsLayer(c); err != nil {
+			return "", err
+		}
+	}
 	switch c.Driver {
 	case Kernel:
 		return Kernel, mountKernel(c, target)

@@ -35,6 +35,9 @@ type Spec struct {
 	// Persist keeps the writable layer in this directory (upper/ and work/
 	// below it) across runs; empty for a throwaway layer.
 	Persist string   `json:"persist,omitempty"`
+	// LayerSize bounds a writable layer that has to live on a tmpfs
+	// (overlay.TmpfsLayer); empty for the default.
+	LayerSize string `json:"layerSize,omitempty"`
 	Volumes []Volume `json:"volumes,omitempty"`
 	Tmpfs   []Tmpfs  `json:"tmpfs,omitempty"`
 	IDMap   string   `json:"idmap"`

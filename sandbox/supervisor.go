@@ -165,7 +165,11 @@ func Run(spec *Spec, o Options) (int, error) {
 	if spec.Persist != "" {
 		spaceDir, flag = spec.Persist, "--persist"
 	}
-	if err := checkLayerSpace(spaceDir, flag); err != nil {
+	tl, tupper, twork, err := tmpfsLayer(spec, o.StateRoot, st.layer(), o.Stderr)
+	if err != nil {
+		return 125, fail(err)
+	}
+	if err := checkLayerSpace(spaceDir, flag); tl == nil && err != nil {
 		return 125, fail(err)
 	}
 	layerDir := st.layer()
@@ -177,7 +181,10 @@ func Run(spec *Spec, o Options) (int, error) {
 		defer unlock()
 		layerDir = spec.Persist
 	}
-	upper, work, err := overlay.Prepare(layerDir, spec.Rootfs)
+	upper, work, err := tupper, twork, error(nil)
+	if tl == nil {
+		upper, work, err = overlay.Prepare(layerDir, spec.Rootfs)
+	}
 	if err != nil {
 		return 125, fail(err)
 	}
@@ -191,7 +198,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	cfg.Epoch = epoch
 	cfg.Caps, cfg.Seccomp = capSet, filter
 	debugf("supervisor: capabilities [%s], seccomp %s", capSet, seccompName(spec, filter))
-	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay}
+	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
 	}
@@ -215,7 +222,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	}
 	debugf("supervisor: init cloned, pid %d", sb.Pid())
 	meta.InitPid = sb.Pid()
-	if meta.InitStart, err = state.ProcStart(meta.InitPid); err != nil {
+	if meta.InitStart, err = state.ProcStart(sb.ProcPid()); err != nil {
 		sb.Kill()
 		return 125, fail(fmt.Errorf("read the init's start time: %w", err))
 	}
@@ -251,7 +258,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		if spec.Debug {
 			netCfg.Log = o.Stderr
 		}
-		if nw, err = slirp.Start(netCfg, sb.Pid()); err != nil {
+		if nw, err = slirp.Start(netCfg, sb.ProcPid()); err != nil {
 			sb.Kill()
 			return 125, fail(err)
 		}

@@ -49,6 +49,8 @@ type Config struct {
 	Mounts []Mount    `json:"mounts,omitempty"`
 	Files  []File     `json:"files,omitempty"`
 	IDMap  idmap.Plan `json:"idmap"`
+	// SelfMap: the init writes its single map itself (foreignproc.go).
+	SelfMap bool `json:"selfMap,omitempty"`
 	// Reap lists stale state directories of earlier, killed sandboxes that
 	// the host user could not delete; the init removes them as mapped root.
 	Reap []string `json:"reap,omitempty"`

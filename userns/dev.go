@@ -16,7 +16,7 @@ import (
 // has one) and, for a read-only root, a writable /tmp.
 func mountSystem(cfg *Config, root *os.File) error {
 	const hardened = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
-	if err := freshAt(root, "/proc", "proc", nil, hardened); err != nil {
+	if err := mountProc(root, hardened); err != nil {
 		if errors.Is(err, errMountPoint) {
 			return fmt.Errorf("%w: the image's /proc must be a directory (or missing), not a symlink or a file; fix the image (rm /proc; mkdir /proc)", err)
 		}
@@ -28,7 +28,7 @@ func mountSystem(cfg *Config, root *os.File) error {
 	if cfg.OwnNetwork {
 		// sysfs shows the network namespace it was mounted in; the kernel
 		// only lets us mount one for a namespace we own.
-		if err := freshAt(root, "/sys", "sysfs", nil, hardened|unix.MOUNT_ATTR_RDONLY); err != nil {
+		if err := mountSys(root, hardened); err != nil {
 			return err
 		}
 	} else if err := bindAt(root, "/sys", "/sys", true); err != nil {

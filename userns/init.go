@@ -118,6 +118,11 @@ func enterCgroupNS(fd int) {
 
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	debugf(cfg, "init: config received")
+	if cfg.SelfMap {
+		if err := writeOwnMap(cfg); err != nil {
+			return report(ch, failure(125, "%w", err))
+		}
+	}
 	// From here on our /proc files must not be open to the workload, which
 	// runs as the same user: /proc/1/fd would hand it our descriptors of the
 	// host's directories. The flag could not be set earlier because

@@ -108,7 +108,9 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		// puts us in after the clone, so the init waits for that as well.
 		stage = stageMap
 	}
-	if cfg.IDMap.Full {
+	// With a foreign /proc (foreignproc.go) the init maps itself.
+	cfg.SelfMap = !cfg.IDMap.Full && foreignProc()
+	if cfg.IDMap.Full || cfg.SelfMap {
 		caps, err := allCaps()
 		if err != nil {
 			parent.Close()

@@ -1,0 +1,68 @@
+package userns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Inside a container or another rbox, the parent's /proc and /sys have
+// parts covered (masks, read-only binds). In a nested user namespace those
+// mounts are locked, and the kernel refuses a new procfs or sysfs that
+// would show what they cover (mount_too_revealing: EPERM at fsmount). Then
+// the sandbox gets the parent's own trees, bound recursively with the
+// parent's masks still on them (rbox's are applied on top afterwards), and
+// the user is told once. crun falls back the same way for sysfs.
+
+// mountProc mounts a new procfs on /proc, or, where the kernel refuses
+// one, a procfs restricted to processes (subset=pid), or else the parent's
+// /proc.
+func mountProc(root *os.File, attrs int) error {
+	err := freshAt(root, "/proc", "proc", nil, attrs)
+	if err == nil || !refusedAsRevealing(err) {
+		return err
+	}
+	// Kernels that relax the check for a process-only procfs take one:
+	// it keeps the sandbox's own pid namespace, at the price of
+	// /proc/meminfo, /proc/sys and the like (Linux 6.18 refuses it too).
+	if freshAt(root, "/proc", "proc", [][2]string{{"subset", "pid"}}, attrs) == nil {
+		notice("a new /proc is refused here (the parent's /proc has masked parts): /proc shows only the sandbox's processes (subset=pid), no /proc/meminfo or /proc/sys%s", procUnlock)
+		return nil
+	}
+	if berr := bindAt(root, "/proc", "/proc", false); berr != nil {
+		return fmt.Errorf("%w; bind of the parent's /proc: %w", err, berr)
+	}
+	notice("a new /proc is refused here (the parent's /proc has masked parts): the sandbox sees the outer pid namespace's /proc, with rbox's masks over it%s", procUnlock)
+	return nil
+}
+
+// procUnlock names the outer runtimes' options that give a container an
+// unmasked /proc, and with it a sandbox of its own.
+const procUnlock = " (podman run --security-opt unmask=/proc/*, docker run --security-opt systempaths=unconfined gives rbox its own)"
+
+// mountSys mounts a new read-only sysfs on /sys, or the parent's /sys
+// read-only where the kernel refuses one.
+func mountSys(root *os.File, attrs int) error {
+	err := freshAt(root, "/sys", "sysfs", nil, attrs|unix.MOUNT_ATTR_RDONLY)
+	if err == nil || !refusedAsRevealing(err) {
+		return err
+	}
+	if berr := bindAt(root, "/sys", "/sys", true); berr != nil {
+		return fmt.Errorf("%w; bind of the parent's /sys: %w", err, berr)
+	}
+	notice("a new /sys is refused here (the parent's /sys has masked parts): the sandbox sees the parent's /sys, read-only (its network devices among them)")
+	return nil
+}
+
+// refusedAsRevealing tells the kernel's refusal of a new instance from a
+// missing mount point or a bad image.
+func refusedAsRevealing(err error) bool {
+	return errors.Is(err, unix.EPERM) && !errors.Is(err, errMountPoint)
+}
+
+// notice says once, on the user's stderr, what the sandbox gave up.
+func notice(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "rbox: notice: "+format+"\n", a...)
+}

@@ -1,0 +1,85 @@
+package userns
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A sandbox whose /proc is the parent's (mountProc's fallback, inside a
+// container or another rbox) sees a procfs of an outer pid namespace:
+// there /proc/PID names a process by its pid out there, not by the pid
+// clone returned. An rbox run in such a sandbox finds the init's files
+// through the init's pid as that procfs counts it, and lets the init write
+// its own single ID map (through /proc/self, which is right in any procfs)
+// instead of having the Go runtime write /proc/PID/uid_map.
+
+// foreignProc reports whether /proc counts pids in another pid namespace
+// than ours.
+func foreignProc() bool {
+	self, err := os.Readlink("/proc/self")
+	return err == nil && self != strconv.Itoa(os.Getpid())
+}
+
+// procPid returns pid as /proc names it: itself, unless /proc is of an
+// outer pid namespace; then the pid that namespace gives the process, read
+// from the fdinfo of a pidfd (the kernel prints it in the procfs's own pid
+// namespace).
+func procPid(pid int) int {
+	if !foreignProc() {
+		return pid
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return pid
+	}
+	defer unix.Close(fd)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return pid
+	}
+	if n, ok := fdinfoPid(string(b)); ok {
+		return n
+	}
+	return pid
+}
+
+// fdinfoPid reads the "Pid:" line of a pidfd's fdinfo.
+func fdinfoPid(s string) (int, bool) {
+	for _, l := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return n, err == nil && n > 0
+		}
+	}
+	return 0, false
+}
+
+// ProcPid is the init's pid as this process's /proc names it (see above):
+// the one to give helpers that open /proc/PID (slirp4netns, newuidmap).
+func (s *Sandbox) ProcPid() int { return procPid(s.Pid()) }
+
+// writeOwnMap maps the user who made the namespace, alone, to root of it,
+// from inside: the kernel lets the namespace's owner write such a single
+// line for itself (the init holds every capability of its namespace here,
+// as ambient ones).
+func writeOwnMap(cfg *Config) error {
+	if len(cfg.IDMap.UID) != 1 || len(cfg.IDMap.GID) != 1 {
+		return fmt.Errorf("write the sandbox's own ID map: want one uid and one gid line, have %d and %d", len(cfg.IDMap.UID), len(cfg.IDMap.GID))
+	}
+	u, g := cfg.IDMap.UID[0], cfg.IDMap.GID[0]
+	files := [][2]string{
+		{"/proc/self/setgroups", "deny"},
+		{"/proc/self/uid_map", fmt.Sprintf("%d %d %d\n", u.Inside, u.Outside, u.Count)},
+		{"/proc/self/gid_map", fmt.Sprintf("%d %d %d\n", g.Inside, g.Outside, g.Count)},
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f[0], []byte(f[1]), 0); err != nil {
+			return fmt.Errorf("write the sandbox's own ID map: %w", err)
+		}
+	}
+	return nil
+}
