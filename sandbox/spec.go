@@ -34,13 +34,13 @@ type Spec struct {
 	ReadOnly bool         `json:"readOnly,omitempty"`
 	// Persist keeps the writable layer in this directory (upper/ and work/
 	// below it) across runs; empty for a throwaway layer.
-	Persist string   `json:"persist,omitempty"`
+	Persist string `json:"persist,omitempty"`
 	// LayerSize bounds a writable layer that has to live on a tmpfs
 	// (overlay.TmpfsLayer); empty for the default.
-	LayerSize string `json:"layerSize,omitempty"`
-	Volumes []Volume `json:"volumes,omitempty"`
-	Tmpfs   []Tmpfs  `json:"tmpfs,omitempty"`
-	IDMap   string   `json:"idmap"`
+	LayerSize string   `json:"layerSize,omitempty"`
+	Volumes   []Volume `json:"volumes,omitempty"`
+	Tmpfs     []Tmpfs  `json:"tmpfs,omitempty"`
+	IDMap     string   `json:"idmap"`
 	// Timeout ends the workload with SIGTERM after this long, and with
 	// SIGKILL StopTimeout later; zero means no limit.
 	Timeout     time.Duration `json:"timeout,omitempty"`
