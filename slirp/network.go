@@ -234,7 +234,8 @@ func newSlirp4netns(c Config) (network.ParentDriver, error) {
 	// Probing first, as rootlesskit's CLI does, costs a second run on
 	// every start.
 	noLoopback := !c.Mode.AllowHostLoopback
-	d, err := slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "", true, true, false)
+	sandbox := helperSandbox()
+	d, err := slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "", sandbox, true, false)
 	if err == nil {
 		return d, nil
 	}
@@ -246,7 +247,7 @@ func newSlirp4netns(c Config) (network.ParentDriver, error) {
 		return nil, errors.New("this slirp4netns cannot keep the sandbox from the host's loopback (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for --net slirp:allow-host-loopback")
 	}
 	return slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "",
-		f.SupportsEnableSandbox, f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, false)
+		f.SupportsEnableSandbox && sandbox, f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, false)
 }
 
 func childInfo(m Mode) (bool, error) {

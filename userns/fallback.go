@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,4 +66,51 @@ func refusedAsRevealing(err error) bool {
 // notice says once, on the user's stderr, what the sandbox gave up.
 func notice(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "rbox: notice: "+format+"\n", a...)
+}
+
+// setHostname names the sandbox's UTS namespace. docker's and podman's
+// default seccomp profiles refuse sethostname to a container without
+// CAP_SYS_ADMIN, even in a UTS namespace of its own: then the sandbox
+// keeps the hostname it inherited, and says so.
+func setHostname(name string) error {
+	err := unix.Sethostname([]byte(name))
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.EPERM) && outerFiltered() {
+		notice("the outer seccomp filter refuses sethostname: the sandbox keeps the hostname of its parent (--security-opt seccomp=unconfined on the outer container lifts it)")
+		return nil
+	}
+	return fmt.Errorf("set hostname %q: %w", name, err)
+}
+
+// outerFiltered reports whether a seccomp filter is installed on this
+// process: one rbox did not install yet, since rbox installs its own on
+// the workload as the workload's last step.
+func outerFiltered() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	return seccompMode(string(b)) == "2"
+}
+
+// seccompMode reads the Seccomp: line of /proc/PID/status: 0 none, 1
+// strict, 2 a filter.
+func seccompMode(status string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// OuterSeccomp explains an EPERM of what (a syscall rbox needs) under a
+// seccomp filter installed by an outer container runtime, or returns "".
+func OuterSeccomp(err error, what string) string {
+	if !errors.Is(err, unix.EPERM) || !outerFiltered() {
+		return ""
+	}
+	return fmt.Sprintf(": a seccomp filter installed outside rbox (Seccomp: 2 in /proc/self/status) likely denies %s, as docker's default profile does; run the outer container with --security-opt seccomp=unconfined (Kubernetes: securityContext.seccompProfile.type: Unconfined)", what)
 }

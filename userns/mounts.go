@@ -27,7 +27,7 @@ type rootState struct {
 // make us mount or write on the host.
 func buildRoot(cfg *Config) (*rootState, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return nil, failure(125, "make / private: %w", err)
+		return nil, failure(125, "make / private: %w%s", err, OuterSeccomp(err, "mount"))
 	}
 	driver, err := overlay.Mount(cfg.Rootfs, cfg.Merged)
 	if err != nil {
@@ -67,8 +67,8 @@ func buildRoot(cfg *Config) (*rootState, error) {
 		}
 		d.Close()
 	}
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return nil, failure(125, "set hostname %q: %w", cfg.Hostname, err)
+	if err := setHostname(cfg.Hostname); err != nil {
+		return nil, failure(125, "%w", err)
 	}
 	if cfg.OwnNetwork {
 		if err := loopbackUp(); err != nil {

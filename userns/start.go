@@ -139,7 +139,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	inherit.Attach(cmd)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
-		return nil, fmt.Errorf("clone sandbox init (%s): %w", exe, err)
+		return nil, fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags"))
 	}
 	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap, cgroupNS: o.CgroupNS}, nil
 }
