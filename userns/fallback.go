@@ -114,3 +114,7 @@ func OuterSeccomp(err error, what string) string {
 	}
 	return fmt.Sprintf(": a seccomp filter installed outside rbox (Seccomp: 2 in /proc/self/status) likely denies %s, as docker's default profile does; run the outer container with --security-opt seccomp=unconfined (Kubernetes: securityContext.seccompProfile.type: Unconfined)", what)
 }
+
+// OuterFiltered reports whether a seccomp filter installed outside rbox
+// applies to this process (see outerFiltered); for rbox check.
+func OuterFiltered() bool { return outerFiltered() }

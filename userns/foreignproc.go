@@ -5,8 +5,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/idmap"
 )
 
 // A sandbox whose /proc is the parent's (mountProc's fallback, inside a
@@ -82,4 +85,39 @@ func writeOwnMap(cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// selfMapEnv carries UID:GID to a helper that maps itself (SelfMapAttr).
+const selfMapEnv = "RBOX_SELF_MAP"
+
+// SelfMapAttr sets attr to map uid and gid alone to root of the new user
+// namespace: through the Go runtime, or, under a foreign /proc, by the
+// child itself, which then must call MapSelfFromEnv first. It returns the
+// variable to add to the child's environment, or "".
+func SelfMapAttr(attr *syscall.SysProcAttr, uid, gid uint32) (string, error) {
+	if !foreignProc() {
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(uid), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(gid), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+		return "", nil
+	}
+	caps, err := allCaps()
+	if err != nil {
+		return "", err
+	}
+	attr.AmbientCaps = caps
+	return fmt.Sprintf("%s=%d:%d", selfMapEnv, uid, gid), nil
+}
+
+// MapSelfFromEnv writes the map SelfMapAttr left to the child, if any.
+func MapSelfFromEnv() error {
+	v := os.Getenv(selfMapEnv)
+	if v == "" {
+		return nil
+	}
+	var uid, gid uint32
+	if _, err := fmt.Sscanf(v, "%d:%d", &uid, &gid); err != nil {
+		return fmt.Errorf("bad %s=%q", selfMapEnv, v)
+	}
+	return writeOwnMap(&Config{IDMap: idmap.Single(uid, gid)})
 }
