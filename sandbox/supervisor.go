@@ -220,7 +220,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
-	debugf("supervisor: init cloned, pid %d", sb.Pid())
+	debugf("supervisor: init cloned, pid %d (%d in /proc)", sb.Pid(), sb.ProcPid())
 	meta.InitPid = sb.Pid()
 	if meta.InitStart, err = state.ProcStart(sb.ProcPid()); err != nil {
 		sb.Kill()

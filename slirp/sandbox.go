@@ -1,7 +1,10 @@
 package slirp
 
 import (
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,4 +26,28 @@ func helperSandbox() bool {
 		return false
 	}
 	return data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0
+}
+
+// ownPid turns the pid of a process as /proc names it into its pid in
+// our pid namespace, the one pidfd_open takes. They differ where /proc is
+// of an outer pid namespace (rbox inside rbox or a container, with the
+// parent's /proc): the last NSpid field is the pid in the process's own
+// namespace, which is ours for our children.
+func ownPid(procPid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", procPid))
+	if err != nil {
+		return procPid
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				break
+			}
+			if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
+				return n
+			}
+		}
+	}
+	return procPid
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -106,7 +107,30 @@ func SelfMapAttr(attr *syscall.SysProcAttr, uid, gid uint32) (string, error) {
 		return "", err
 	}
 	attr.AmbientCaps = caps
-	return fmt.Sprintf("%s=%d:%d", selfMapEnv, uid, gid), nil
+	return selfMapVar(idmap.Single(uid, gid)), nil
+}
+
+// selfMapVar hands a single map to a child that maps itself.
+func selfMapVar(p idmap.Plan) string {
+	return fmt.Sprintf("%s=%d:%d", selfMapEnv, p.UID[0].Outside, p.GID[0].Outside)
+}
+
+// awaitSelfMap waits for the init to write its own map: until then its
+// namespace has no root, and the helpers the supervisor runs against it
+// next (nsenter for the tap device) would enter it without capabilities.
+// The init does it first thing, within a millisecond or so.
+func (s *Sandbox) awaitSelfMap() error {
+	path := fmt.Sprintf("/proc/%d/uid_map", s.ProcPid())
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("wait for the sandbox init to map itself: %w", err)
+		}
+		if len(b) > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("wait for the sandbox init to map itself: %q still empty after 10 s", path)
 }
 
 // MapSelfFromEnv writes the map SelfMapAttr left to the child, if any.

@@ -58,6 +58,13 @@ func Main() {
 	// line has closed its end of the channel, and the receive below sees
 	// that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// Under a foreign /proc the init maps itself, before anything else:
+	// the supervisor waits for the map (foreignproc.go).
+	if err := MapSelfFromEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: sandbox init: %v\n", err)
+		os.Exit(125)
+	}
+	os.Unsetenv(selfMapEnv)
 	if os.Getenv(stageEnv) == stageMap {
 		cgroupNS, err := ch.awaitGo()
 		if err != nil {
@@ -118,11 +125,6 @@ func enterCgroupNS(fd int) {
 
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	debugf(cfg, "init: config received")
-	if cfg.SelfMap {
-		if err := writeOwnMap(cfg); err != nil {
-			return report(ch, failure(125, "%w", err))
-		}
-	}
 	// From here on our /proc files must not be open to the workload, which
 	// runs as the same user: /proc/1/fd would hand it our descriptors of the
 	// host's directories. The flag could not be set earlier because

@@ -117,6 +117,9 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 			return nil, err
 		}
 		cmd.SysProcAttr.AmbientCaps = caps
+		if cfg.SelfMap {
+			cmd.Env = append(cmd.Env, selfMapVar(cfg.IDMap))
+		}
 	} else {
 		cmd.SysProcAttr.UidMappings = procMappings(cfg.IDMap.UID)
 		cmd.SysProcAttr.GidMappings = procMappings(cfg.IDMap.GID)
@@ -141,7 +144,14 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags"))
 	}
-	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap, cgroupNS: o.CgroupNS}, nil
+	sb := &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap, cgroupNS: o.CgroupNS}
+	if cfg.SelfMap {
+		if err := sb.awaitSelfMap(); err != nil {
+			sb.Kill()
+			return nil, err
+		}
+	}
+	return sb, nil
 }
 
 // allCaps lists every capability the running kernel knows.
