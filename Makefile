@@ -7,19 +7,24 @@ BIN := bin/rbox
 ROOTFS := testdata/rootfs
 FUZZTIME ?= 20s
 
-.PHONY: help build test unit integration demo testdata lint fuzz bench bench-smoke vmtest provision clean
+.PHONY: help build test unit integration demo testdata testdata-debian lint fuzz bench bench-smoke vmtest provision clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/rbox (static, trimmed paths)
+build: ## build bin/rbox, bin/rbox-pull and bin/rbox-runtime (static, trimmed paths)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rbox
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)-pull ./cmd/rbox-pull
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/rbox-runtime ./cmd/rbox-runtime
 
 testdata: $(ROOTFS)/bin/busybox ## build the busybox rootfs in testdata/rootfs (no root needed)
 
 $(ROOTFS)/bin/busybox: testdata/mkrootfs.sh
 	@if [ "$$(id -u)" = 0 ]; then scripts/provision.sh packages; fi
 	sh testdata/mkrootfs.sh $(ROOTFS)
+
+testdata-debian: ## as root: a root-owned minbase Debian in testdata/debian, cached (debootstrap from the host's apt mirror)
+	tests/vm/vm.sh rootfs testdata/debian
 
 demo: ## run rbox on the bundled busybox rootfs (as root on a fresh machine: provisions and runs as a test user)
 	@scripts/demo.sh
@@ -62,4 +67,4 @@ provision: ## as root: install packages, create the test users, open /dev/net/tu
 	scripts/provision.sh
 
 clean: ## remove built binaries and the generated rootfs
-	rm -rf bin $(ROOTFS) testdata/vm
+	rm -rf bin $(ROOTFS) testdata/vm testdata/debian testdata/debian.log

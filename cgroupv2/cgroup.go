@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -13,15 +14,43 @@ import (
 // Cgroup is the cgroup of one running sandbox, made by a Manager's Create.
 // Its methods run in the supervisor on the host side.
 type Cgroup struct {
-	path      string // the sandbox's cgroup directory: limits, the init lives here
+	path      string // the sandbox's cgroup directory: the limits of init and workload together
+	workload  string // the workload's leaf below path (leaves.go)
 	statsPath string // where the results are read; outlives the processes
 	unit      string // the systemd scope, "" for cgroupfs
 	destroy   func(ctx context.Context) error
+	// pids is what the workload's leaf said when the workload ended
+	// (WorkloadEnded), since systemd removes the leaf with the scope.
+	pids *Stats
 }
 
 // Path is the sandbox's cgroup directory under /sys/fs/cgroup, which holds
-// its limits and its processes.
+// its limits; its processes are in the two leaves below (leaves.go).
 func (c *Cgroup) Path() string { return c.path }
+
+// Workload is the workload's leaf: the init starts the workload in it,
+// and the workload's cgroup namespace is rooted there.
+func (c *Cgroup) Workload() string { return c.workload }
+
+// WorkloadEnded keeps the workload leaf's pids counters for Stats. Call it
+// when the workload has ended and the init, which keeps the systemd scope
+// and thereby the leaf alive, has not.
+func (c *Cgroup) WorkloadEnded() { c.pids = c.workloadPids() }
+
+// workloadPids reads the workload leaf's counters, nil when it is gone.
+func (c *Cgroup) workloadPids() *Stats {
+	if c.workload == "" {
+		return nil
+	}
+	if _, err := os.Stat(c.workload); err != nil {
+		return nil
+	}
+	s, err := readStats(c.workload)
+	if err != nil {
+		return nil
+	}
+	return &s
+}
 
 // Unit is the systemd scope's name, or "" when the cgroupfs manager made it.
 func (c *Cgroup) Unit() string { return c.unit }
@@ -56,15 +85,22 @@ type Stats struct {
 
 // Stats reads the sandbox's usage. Call it after the sandbox exited and
 // before Destroy.
+//
+// Memory, CPU and OOM kills are the sandbox's, the init's included (they
+// count against --memory and --cpus); peak pids and refused forks are the
+// workload's leaf's, which --pids-limit counts, without the init's
+// threads.
 func (c *Cgroup) Stats() (Stats, error) {
 	s, err := readStats(c.statsPath)
-	if err != nil || c.path == c.statsPath {
+	if err != nil {
 		return s, err
 	}
-	// Before Linux 6.10 pids.events counts only where the limit was hit,
-	// the scope, not its slice: read it there too while the scope exists.
-	if ev, err := readFile(filepath.Join(c.path, "pids.events"), parseFlatKeyed); err == nil {
-		s.PidsDenied = max(s.PidsDenied, ev["max"])
+	w := c.pids
+	if w == nil {
+		w = c.workloadPids()
+	}
+	if w != nil {
+		s.PidsPeak, s.PidsDenied = w.PidsPeak, w.PidsDenied
 	}
 	return s, nil
 }

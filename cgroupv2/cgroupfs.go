@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,7 +89,7 @@ func (m *cgroupfsManager) Create(ctx context.Context, name string, l Limits, pid
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create cgroup %q: %w", dir, err)
 	}
-	cg := &Cgroup{path: dir, statsPath: dir}
+	cg := &Cgroup{path: dir, statsPath: dir, workload: filepath.Join(dir, WorkloadLeaf)}
 	cg.destroy = func(ctx context.Context) error { return removeCgroup(ctx, dir) }
 	fail := func(err error) (*Cgroup, error) {
 		if derr := cg.destroy(ctx); derr != nil {
@@ -98,21 +97,11 @@ func (m *cgroupfsManager) Create(ctx context.Context, name string, l Limits, pid
 		}
 		return nil, err
 	}
-	for _, f := range l.Files() {
-		p := filepath.Join(dir, f.Name)
-		if f.Name == "memory.swap.max" && l.MemorySwap == 0 {
-			// Only docker's default, not asked for: skip it on a kernel
-			// without swap accounting.
-			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-		}
-		if err := writeFile(p, f.Value); err != nil {
-			return fail(fmt.Errorf("set limit: %w", err))
-		}
+	if err := writeLimits(dir, l, l.parentFiles()); err != nil {
+		return fail(err)
 	}
-	if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-		return fail(fmt.Errorf("move pid %d into cgroup: %w", pid, err))
+	if err := makeLeaves(dir, l, pid, enable); err != nil {
+		return fail(err)
 	}
 	return cg, nil
 }
@@ -188,10 +177,7 @@ func removeCgroup(ctx context.Context, dir string) error {
 	if err := waitEmpty(ctx, dir); err != nil {
 		return err
 	}
-	if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("remove cgroup %q: %w", dir, err)
-	}
-	return nil
+	return removeTree(dir)
 }
 
 // waitEmpty waits until cgroup.events says "populated 0". The kernel

@@ -20,6 +20,10 @@
 //     container that was given its own cgroup namespace), it creates
 //     CURRENT/rbox-NAME there directly.
 //
+// Either way the sandbox's cgroup gets two leaves (leaves.go): the init's,
+// and the workload's, which holds pids.max, so that --pids-limit counts the
+// workload's processes alone; memory and CPU are limited above both.
+//
 // Auto picks systemd when the user's bus answers, else cgroupfs when the
 // current cgroup is delegated, else it fails with the exact reason (a cgroup
 // v1 or hybrid host, no user bus, a controller that is not delegated) and the

@@ -142,6 +142,24 @@ func TestReadStats(t *testing.T) {
 	if oom, err := cg.OOMKilled(); err != nil || !oom {
 		t.Errorf("OOMKilled = %v, %v; want true", oom, err)
 	}
+	// The pids counters are the workload leaf's, without the init's
+	// threads, once there is one.
+	os.WriteFile(filepath.Join(dir, "pids.peak"), []byte("31\n"), 0o644)
+	leaf := filepath.Join(dir, WorkloadLeaf)
+	os.Mkdir(leaf, 0o755)
+	os.WriteFile(filepath.Join(leaf, "pids.peak"), []byte("20\n"), 0o644)
+	os.WriteFile(filepath.Join(leaf, "pids.events"), []byte("max 5\n"), 0o644)
+	cg.workload = leaf
+	cg.WorkloadEnded()
+	os.RemoveAll(leaf) // systemd removed the scope with the leaf
+	if s, err := cg.Stats(); err != nil || s.PidsPeak != 20 || s.PidsDenied != 5 || s.MemoryPeak != want.MemoryPeak {
+		t.Errorf("Stats with a workload leaf = %+v, %v; want peak pids 20, 5 refused", s, err)
+	}
+	cg.pids = nil
+	if s, err := cg.Stats(); err != nil || s.PidsPeak != 31 {
+		t.Errorf("Stats without the leaf = %+v, %v; want the sandbox's peak pids 31", s, err)
+	}
+	os.Remove(filepath.Join(dir, "pids.peak"))
 	empty := &Cgroup{path: t.TempDir()}
 	empty.statsPath = empty.path
 	if oom, err := empty.OOMKilled(); err != nil || oom {

@@ -88,9 +88,10 @@ type File struct {
 	Value string
 }
 
-// Files is the plan of cgroup files to write for the limits, in order. An
-// unlimited value is written as "max" so that a limit inherited from a
-// reused cgroup is cleared.
+// Files is the plan of cgroup files to write for the limits, in order, on
+// the workload's leaf (see Cgroup): every limit, so that the workload
+// reads them in its /sys/fs/cgroup. An unlimited value is written as
+// "max" so that a limit inherited from a reused cgroup is cleared.
 func (l Limits) Files() []File {
 	var fs []File
 	if l.Memory != 0 {
@@ -104,6 +105,20 @@ func (l Limits) Files() []File {
 	}
 	if l.Pids != 0 {
 		fs = append(fs, File{"pids.max", maxString(l.Pids)})
+	}
+	return fs
+}
+
+// parentFiles is the plan for the sandbox's cgroup above both leaves: the
+// limits that cover the init as well (memory, swap, CPU). pids.max is on
+// the workload's leaf alone: the init's threads are not the user's
+// processes.
+func (l Limits) parentFiles() []File {
+	var fs []File
+	for _, f := range l.Files() {
+		if f.Name != "pids.max" {
+			fs = append(fs, f)
+		}
 	}
 	return fs
 }
@@ -137,7 +152,8 @@ type property struct {
 }
 
 // systemdProperties maps the limits to systemd's resource-control properties
-// of a transient unit. systemd writes "max" for math.MaxUint64 (infinity).
+// of a transient unit: the scope is the sandbox's cgroup, above the leaves.
+// systemd writes "max" for math.MaxUint64 (infinity).
 func (l Limits) systemdProperties() []property {
 	u := func(v int64) uint64 {
 		if v < 0 {
@@ -157,9 +173,7 @@ func (l Limits) systemdProperties() []property {
 		// writes cpu.max with its own period, which is also 100 ms.
 		ps = append(ps, property{"CPUQuotaPerSecUSec", uint64(l.CPU.Quota) * 1000000 / uint64(l.CPU.Period)})
 	}
-	if l.Pids != 0 {
-		ps = append(ps, property{"TasksMax", u(l.Pids)})
-	}
+	// No TasksMax: pids.max goes on the workload's leaf (parentFiles).
 	return ps
 }
 

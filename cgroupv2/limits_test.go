@@ -56,14 +56,13 @@ func TestLimitsFiles(t *testing.T) {
 			name:  "all",
 			l:     Limits{Memory: 1 << 30, MemorySwap: 1 << 30, CPU: half, Pids: 20},
 			files: []File{{"memory.max", "1073741824"}, {"memory.swap.max", "0"}, {"cpu.max", "50000 100000"}, {"pids.max", "20"}},
-			props: []property{{"MemoryMax", uint64(1 << 30)}, {"MemorySwapMax", uint64(0)}, {"CPUQuotaPerSecUSec", uint64(500000)}, {"TasksMax", uint64(20)}},
+			props: []property{{"MemoryMax", uint64(1 << 30)}, {"MemorySwapMax", uint64(0)}, {"CPUQuotaPerSecUSec", uint64(500000)}},
 			ctls:  []string{"cpu", "memory", "pids"},
 		},
 		{
 			name:  "pids unlimited",
 			l:     Limits{Pids: Unlimited},
 			files: []File{{"pids.max", "max"}},
-			props: []property{{"TasksMax", uint64(math.MaxUint64)}},
 			ctls:  []string{"pids"},
 		},
 	}
@@ -74,6 +73,15 @@ func TestLimitsFiles(t *testing.T) {
 			}
 			if got := tt.l.Files(); !reflect.DeepEqual(got, tt.files) {
 				t.Errorf("Files() = %v, want %v", got, tt.files)
+			}
+			var parent []File
+			for _, f := range tt.files {
+				if f.Name != "pids.max" {
+					parent = append(parent, f)
+				}
+			}
+			if got := tt.l.parentFiles(); !reflect.DeepEqual(got, parent) {
+				t.Errorf("parentFiles() = %v, want %v", got, parent)
 			}
 			if got := tt.l.systemdProperties(); !reflect.DeepEqual(got, tt.props) {
 				t.Errorf("systemdProperties() = %v, want %v", got, tt.props)

@@ -41,8 +41,9 @@ type Env struct {
 type Manager interface {
 	// Kind is Systemd or Cgroupfs (never Auto).
 	Kind() Kind
-	// Create puts the process pid (the sandbox's init, waiting for "go") in
-	// a new cgroup named after name, with the limits l. The limits are
+	// Create makes a new cgroup named after name with the limits l, puts
+	// the process pid (the sandbox's init, waiting for "go") in its init
+	// leaf and readies the workload's leaf (leaves.go). The limits are
 	// validated first. It fails, naming the controller and the fix, when a
 	// controller the limits need is not delegated.
 	Create(ctx context.Context, name string, l Limits, pid int) (*Cgroup, error)

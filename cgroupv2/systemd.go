@@ -192,6 +192,12 @@ func (m *systemdManager) Create(ctx context.Context, name string, l Limits, pid 
 	if len(missing(l.Controllers(), have)) > 0 {
 		return fail(notDelegatedError(cg.path, l.Controllers(), have))
 	}
+	// The scope is delegated (ours below it): the leaves, the init moved
+	// into its own, pids.max on the workload's.
+	cg.workload = filepath.Join(cg.path, WorkloadLeaf)
+	if err := makeLeaves(cg.path, l, pid, have); err != nil {
+		return fail(err)
+	}
 	return cg, nil
 }
 

@@ -177,8 +177,12 @@ func oomCase(t *testing.T, m Manager, name string) (*Cgroup, Stats) {
 		t.Fatalf("Create: %v", err)
 	}
 	t.Logf("%s Create took %v: %s", m.Kind(), time.Since(t0).Round(time.Millisecond), cg.Path())
-	checkIn(t, c.cmd.Process.Pid, cg.Path())
-	checkFiles(t, cg.Path(), map[string]string{"memory.max": "67108864", "memory.swap.max": "0", "pids.max": "20"})
+	// The init's leaf; the memory limit covers it from the parent, pids.max
+	// is the workload's leaf's alone (the parent's is "max" or systemd's
+	// default TasksMax).
+	checkIn(t, c.cmd.Process.Pid, filepath.Join(cg.Path(), InitLeaf))
+	checkFiles(t, cg.Path(), map[string]string{"memory.max": "67108864", "memory.swap.max": "0"})
+	checkFiles(t, cg.Workload(), map[string]string{"memory.max": "67108864", "memory.swap.max": "0", "pids.max": "20"})
 	wantSIGKILL(t, c.run(t), c.output())
 	oom, err := cg.OOMKilled()
 	if err != nil || !oom {
@@ -252,10 +256,14 @@ func TestVMSystemd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Create: %v", err)
 		}
-		checkFiles(t, cg.Path(), map[string]string{"pids.max": "20"})
+		checkFiles(t, cg.Workload(), map[string]string{"pids.max": "20"})
+		// What the init does for the workload: start it in its leaf.
+		if err := writeFile(filepath.Join(cg.Workload(), "cgroup.procs"), strconv.Itoa(c.cmd.Process.Pid)); err != nil {
+			t.Fatal(err)
+		}
 		err = c.run(t)
 		t.Logf("bomb shell: %v, output %q", err, lastLine(c.output()))
-		if cur, _ := strconv.Atoi(readTrim(t, filepath.Join(cg.Path(), "pids.current"))); cur > 20 || cur < 10 {
+		if cur, _ := strconv.Atoi(readTrim(t, filepath.Join(cg.Workload(), "pids.current"))); cur > 20 || cur < 10 {
 			t.Errorf("pids.current = %d with sleeps still running, want 10..20", cur)
 		}
 		s, err := cg.Stats()
@@ -281,6 +289,7 @@ func TestVMSystemd(t *testing.T) {
 			t.Fatalf("Create: %v", err)
 		}
 		checkFiles(t, cg.Path(), map[string]string{"cpu.max": "50000 100000"})
+		checkFiles(t, cg.Workload(), map[string]string{"cpu.max": "50000 100000"})
 		if err := c.run(t); err != nil {
 			t.Fatalf("child: %v (%s)", err, c.output())
 		}

@@ -89,6 +89,15 @@ func TestHelperArgs(t *testing.T) {
 	}
 }
 
+func TestMapsHost(t *testing.T) {
+	ms := []Mapping{{0, 1000, 1}, {1, 100000, 65536}}
+	for id, want := range map[uint32]bool{0: false, 999: false, 1000: true, 1001: false, 99999: false, 100000: true, 165535: true, 165536: false} {
+		if MapsHost(ms, id) != want {
+			t.Errorf("MapsHost(%d) = %v", id, !want)
+		}
+	}
+}
+
 func TestContains(t *testing.T) {
 	ms := []Mapping{{0, 1000, 1}, {1, 100000, 65536}}
 	for id, want := range map[uint32]bool{0: true, 1: true, 65536: true, 65537: false} {

@@ -116,6 +116,17 @@ func Contains(ms []Mapping, id uint32) bool {
 	return false
 }
 
+// MapsHost reports whether the host ID id is mapped into the namespace,
+// that is whether a file it owns shows its owner inside.
+func MapsHost(ms []Mapping, id uint32) bool {
+	for _, m := range ms {
+		if id >= m.Outside && uint64(id) < uint64(m.Outside)+uint64(m.Count) {
+			return true
+		}
+	}
+	return false
+}
+
 // helperArgs is the argv tail of newuidmap/newgidmap: PID then triples.
 func helperArgs(pid int, ms []Mapping) []string {
 	args := []string{strconv.Itoa(pid)}

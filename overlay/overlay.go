@@ -23,10 +23,19 @@ const (
 // Config describes one overlay: the image as the lower layer, and the
 // writable layer.
 type Config struct {
-	Lower  string `json:"lower"`
-	Upper  string `json:"upper"`
-	Work   string `json:"work"`
-	Driver string `json:"driver"`
+	Lower string `json:"lower"`
+	// Lowers, uppermost first, are an image's layers; when set they are
+	// the lower directories and Lower (the uppermost) only names them in
+	// errors.
+	Lowers []string `json:"lowers,omitempty"`
+	// Generated, when set, is a lower layer stacked above the image that
+	// holds the files rbox generates (etc/hostname, etc/hosts,
+	// etc/resolv.conf): they cover the image's, and nothing is written
+	// into the upper layer, which would copy the image's /etc up.
+	Generated string `json:"generated,omitempty"`
+	Upper     string `json:"upper"`
+	Work      string `json:"work"`
+	Driver    string `json:"driver"`
 	// FuseOverlayFS is the host path of fuse-overlayfs, resolved by the
 	// supervisor (the init runs with the sandbox's environment, not the
 	// user's PATH). Empty when it is not installed.
@@ -34,6 +43,27 @@ type Config struct {
 	// Tmpfs, when set, holds Upper and Work on a tmpfs mounted inside
 	// the sandbox (see TmpfsLayer).
 	Tmpfs *TmpfsLayer `json:"tmpfs,omitempty"`
+	// SquashToRoot shows every file of the fuse-overlayfs mount as root's
+	// (its squash_to_root), for a tree whose owners are outside the ID map:
+	// the kernel shows those as the overflow ID, which root of the sandbox
+	// may not override, and under a single map fuse-overlayfs cannot chown
+	// a copy-up to it (EOVERFLOW). With it the tree looks as it does to its
+	// owner. Copy-ups keep the overflow ID where the map has it (a full
+	// map: the teardown's reaper removes them) and are the user's
+	// otherwise.
+	SquashToRoot bool `json:"squashToRoot,omitempty"`
+}
+
+// lowers are the lower directories, uppermost first.
+func (c Config) lowers() []string {
+	l := []string{c.Lower}
+	if len(c.Lowers) > 0 {
+		l = c.Lowers
+	}
+	if c.Generated != "" {
+		l = append([]string{c.Generated}, l...)
+	}
+	return l
 }
 
 // CheckDriver validates a --overlay value.
@@ -123,9 +153,24 @@ func mountKernel(c Config, target string) error {
 		fds = append(fds, fd)
 		return fmt.Sprintf("/proc/self/fd/%d", fd), nil
 	}
-	lower, err := open(c.Lower)
-	if err != nil {
-		return err
+	// One lowerdir+ per layer of an image (Linux 6.8+): a single lowerdir
+	// string through fsconfig stops at 256 bytes. A rootfs and the
+	// generated files' layer fit in one.
+	var opts [][2]string
+	var paths []string
+	for _, l := range c.lowers() {
+		p, err := open(l)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
+	}
+	if len(c.Lowers) > 0 {
+		for _, p := range paths {
+			opts = append(opts, [2]string{"lowerdir+", p})
+		}
+	} else {
+		opts = append(opts, [2]string{"lowerdir", strings.Join(paths, ":")})
 	}
 	upper, err := open(c.Upper)
 	if err != nil {
@@ -140,7 +185,7 @@ func mountKernel(c Config, target string) error {
 		return fmt.Errorf("kernel overlay: fsopen: %w", err)
 	}
 	defer unix.Close(fsfd)
-	opts := [][2]string{{"lowerdir", lower}, {"upperdir", upper}, {"workdir", work}}
+	opts = append(opts, [2]string{"upperdir", upper}, [2]string{"workdir", work})
 	for _, o := range opts {
 		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
 			return fmt.Errorf("kernel overlay: set %s=%q: %w", o[0], o[1], err)
@@ -192,7 +237,8 @@ func mountFuse(c Config, target string) error {
 	if c.FuseOverlayFS == "" {
 		return errors.New("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")
 	}
-	for _, p := range []string{c.Lower, c.Upper, c.Work} {
+	lowers := c.lowers()
+	for _, p := range append([]string{c.Upper, c.Work}, lowers...) {
 		if strings.ContainsAny(p, ",:\\") {
 			return fmt.Errorf("fuse-overlayfs cannot take the path %q: it contains ',', ':' or '\\'", p)
 		}
@@ -206,7 +252,10 @@ func mountFuse(c Config, target string) error {
 	if err := unix.Mount("fuse-overlayfs", target, "fuse", unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mount fuse on %q: %w", target, err)
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", c.Lower, c.Upper, c.Work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), c.Upper, c.Work)
+	if c.SquashToRoot {
+		opts += ",squash_to_root"
+	}
 	cmd := exec.Command(c.FuseOverlayFS, "-o", opts, "/dev/fd/3")
 	cmd.ExtraFiles = []*os.File{dev}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}

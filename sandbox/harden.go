@@ -118,3 +118,31 @@ func needSealedCopy(set caps.Set, exe string) bool {
 	}
 	return unix.Access(exe, unix.W_OK) == nil
 }
+
+// readOnlyWarning is the one line exec prints when the workload may undo
+// its read-only mounts: with CAP_SYS_ADMIN, root of the sandbox can
+// `mount -o remount,bind,rw` a `:ro` volume or the --read-only root,
+// because rbox made those mounts in the workload's own user namespace
+// and the kernel locks only the flags of mounts inherited from a more
+// privileged one. Locking them would need the workload in a nested user
+// namespace, which would then own neither the network nor the pid
+// namespace (SECURITY.md, "Capabilities worth knowing about").
+func readOnlyWarning(s *Spec, set caps.Set) string {
+	if !set.Has(unix.CAP_SYS_ADMIN) {
+		return ""
+	}
+	var what []string
+	for _, v := range s.Volumes {
+		if v.ReadOnly {
+			what = append(what, "the :ro volumes")
+			break
+		}
+	}
+	if s.ReadOnly {
+		what = append(what, "the --read-only root")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return "rbox: warning: SYS_ADMIN (--cap-add) lets the workload remount " + strings.Join(what, " and ") + " read-write (see SECURITY.md)"
+}

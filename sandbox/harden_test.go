@@ -68,6 +68,30 @@ func TestHardening(t *testing.T) {
 	}
 }
 
+func TestReadOnlyWarning(t *testing.T) {
+	admin := caps.Default() | 1<<21 // CAP_SYS_ADMIN
+	ro := []Volume{{Source: "/h", Target: "/a"}, {Source: "/h", Target: "/b", ReadOnly: true}, {Source: "/h", Target: "/c", ReadOnly: true}}
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		set  caps.Set
+		want string
+	}{
+		{name: "default caps", spec: Spec{Volumes: ro, ReadOnly: true}, set: caps.Default()},
+		{name: "no read-only mount", spec: Spec{Volumes: ro[:1]}, set: admin},
+		{name: "ro volumes", spec: Spec{Volumes: ro}, set: admin, want: "rbox: warning: SYS_ADMIN (--cap-add) lets the workload remount the :ro volumes read-write (see SECURITY.md)"},
+		{name: "read-only root", spec: Spec{ReadOnly: true}, set: admin, want: "remount the --read-only root read-write"},
+		{name: "both", spec: Spec{Volumes: ro, ReadOnly: true}, set: admin, want: "the :ro volumes and the --read-only root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := readOnlyWarning(&tc.spec, tc.set)
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) || strings.Contains(got, "\n") {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestSeccompWarning(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {

@@ -65,6 +65,9 @@ type Spec struct {
 	// StatsJSON. It needs a cgroup, as limits do.
 	Stats string `json:"stats,omitempty"`
 	Debug bool   `json:"debug,omitempty"`
+	// Layers, uppermost first, are an image's layer directories, the
+	// overlay's lower directories; Rootfs is then the uppermost.
+	Layers []string `json:"layers,omitempty"`
 }
 
 // NeedsCgroup reports whether the run needs a cgroup of its own: limits or

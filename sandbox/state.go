@@ -163,14 +163,54 @@ func (s *boxState) release(reap func([]string) error) {
 	if s.keep {
 		gone = s.layer()
 	}
-	if removeTree(gone) != nil && reap != nil {
-		reap([]string{gone})
+	err := removeLayout(s.dir, s.keep)
+	if err != nil {
+		err = removeTree(gone)
 	}
-	if removeTree(gone) == nil && !s.keep {
+	if err != nil && reap != nil {
+		reap([]string{gone})
+		err = removeTree(gone)
+	}
+	if err == nil && !s.keep {
 		forget(s.root, s.dir, s.lock)
 		return
 	}
 	s.lock.Close()
+}
+
+// The entries a run makes in its directory, children before parents
+// (a trailing slash marks a directory): layer/ holds the generated files'
+// lower layer gen/, the overlay's upper and work directories (work/work
+// is the kernel's, mode 000), the mount point merged/, and tmpfs/, the
+// mount point of a layer on a tmpfs (overlay.TmpfsLayer).
+var (
+	layoutLayer = []string{
+		"gen/etc/hostname", "gen/etc/hosts", "gen/etc/resolv.conf", "gen/etc/", "gen/",
+		"upper/", "work/work/", "work/", "merged/", "tmpfs/",
+	}
+	layoutDir = []string{"enter.sock", "meta.json"}
+)
+
+// removeLayout removes what a run made in dir by name, without walking
+// it. An upper layer the workload wrote to, or anything else unknown,
+// makes the last rmdir fail, and removeTree takes over.
+func removeLayout(dir string, keep bool) error {
+	layer := filepath.Join(dir, "layer")
+	rm := func(base string, names []string) {
+		for _, n := range names {
+			flags := 0
+			if strings.HasSuffix(n, "/") {
+				flags = unix.AT_REMOVEDIR
+			}
+			unix.Unlinkat(unix.AT_FDCWD, filepath.Join(base, n), flags)
+		}
+	}
+	rm(layer, layoutLayer)
+	if err := unix.Rmdir(layer); err != nil || keep {
+		return err
+	}
+	rm(dir, layoutDir)
+	return unix.Rmdir(dir)
 }
 
 // forget removes a sandbox's name and lock once its directory is gone.

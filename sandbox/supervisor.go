@@ -73,6 +73,9 @@ func Run(spec *Spec, o Options) (int, error) {
 	if err != nil {
 		return 125, fail(err)
 	}
+	if w := readOnlyWarning(spec, capSet); w != "" {
+		fmt.Fprintln(o.Stderr, w)
+	}
 	if w := seccompWarning(spec, filter); w != "" {
 		fmt.Fprintf(o.Stderr, "rbox: warning: %s\n", w)
 	}
@@ -198,9 +201,19 @@ func Run(spec *Spec, o Options) (int, error) {
 	cfg.Epoch = epoch
 	cfg.Caps, cfg.Seccomp = capSet, filter
 	debugf("supervisor: capabilities [%s], seccomp %s", capSet, seccompName(spec, filter))
-	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
+	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Lowers: spec.Layers, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
+	}
+	if cfg.Rootfs.Generated, err = generatedLayer(filepath.Join(st.layer(), "gen"), spec, cfg.Files); err != nil {
+		return 125, fail(err)
+	} else if cfg.Rootfs.Generated != "" {
+		cfg.Files = nil
+	}
+	if line, err := chooseOverlay(&cfg.Rootfs, spec, plan); err != nil {
+		return 125, fail(err)
+	} else if line != "" {
+		fmt.Fprintf(o.Stderr, "rbox: %s\n", line)
 	}
 	cfg.Merged = merged
 	cfg.Cgroup = cgm != nil
@@ -214,7 +227,7 @@ func Run(spec *Spec, o Options) (int, error) {
 		Executable: o.Executable,
 		NewNetwork: spec.Net != NetHost,
 		SealedCopy: needSealedCopy(capSet, o.Executable),
-		CgroupNS:   cgm != nil,
+		Cgroup:     cgm != nil,
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
@@ -246,6 +259,7 @@ func Run(spec *Spec, o Options) (int, error) {
 			sb.Kill()
 			return 125, fail(err)
 		}
+		cfg.CgroupLeaf = cg.Workload()
 		debugf("supervisor: cgroup %s", cg.Path())
 	}
 	// The user-mode network: its helper against the init's pid, while the
@@ -266,7 +280,13 @@ func Run(spec *Spec, o Options) (int, error) {
 		netDied = nw.Died()
 		cfg.Network = nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
-		cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644})
+		resolv := userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644}
+		if cfg.Rootfs.Generated == "" {
+			cfg.Files = append(cfg.Files, resolv)
+		} else if err := writeGenerated(cfg.Rootfs.Generated, resolv.Path, resolv.Content); err != nil {
+			sb.Kill()
+			return 125, fail(err)
+		}
 		debugf("supervisor: network %s up (%s, pid %d)", mode, mode.Helper(), nw.HelperPid())
 	}
 	sigs := make(chan os.Signal, 16)
@@ -300,6 +320,11 @@ func Run(spec *Spec, o Options) (int, error) {
 	go func() {
 		res <- sb.Wait(userns.Hooks{
 			Pty: func(m *os.File) { tty.start(m, o) },
+			Exited: func() {
+				if cg != nil {
+					cg.WorkloadEnded()
+				}
+			},
 			Started: func(int) {
 				started.Store(true)
 				if o.Status != nil {

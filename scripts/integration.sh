@@ -9,7 +9,7 @@ GO=${GO:-go}
 strict=${RBOX_TEST_STRICT:-}
 [ "${CI:-}" = true ] && strict=1
 # The tests that only the user without subordinate ranges runs.
-nosub_tests=(TestNoSubID TestCheckNoSubID)
+nosub_tests=(TestNoSubID TestCheckNoSubID TestNoSubIDImage)
 run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}"))\$")
 [ -n "${RUN:-}" ] && run_flags+=(-test.run "$RUN")
 
@@ -28,8 +28,10 @@ if [ "$(id -u)" != 0 ]; then
 	CGO_ENABLED=0 $GO test -c -o bin/attack.test ./tests/attack
 	log=$(mktemp)
 	trap 'rm -f "$log"' EXIT
+	debian=""
+	[ -x testdata/debian/bin/sh ] && debian=$PWD/testdata/debian
 	for t in integration attack; do
-		RBOX_BIN=$PWD/bin/rbox RBOX_ROOTFS=$PWD/testdata/rootfs RBOX_TEST_STRICT=$strict \
+		RBOX_BIN=$PWD/bin/rbox RBOX_ROOTFS=$PWD/testdata/rootfs RBOX_TEST_STRICT=$strict RBOX_DEBIAN_ROOTFS=$debian \
 			bin/$t.test "${run_flags[@]}" 2>&1 | tee -a "$log" || true
 	done
 	summarize "$log"
@@ -48,7 +50,7 @@ CGO_ENABLED=0 $GO test -c -o "$stage/integration.test" ./tests/integration
 CGO_ENABLED=0 $GO test -c -o "$stage/attack.test" ./tests/attack
 CGO_ENABLED=0 $GO test -c -o "$stage/caps.test" ./caps
 CGO_ENABLED=0 $GO test -c -o "$stage/seccomp.test" ./seccomp
-cp bin/rbox "$stage/rbox"
+cp bin/rbox bin/rbox-pull bin/rbox-runtime "$stage/"
 cp testdata/mkrootfs.sh "$stage/"
 chmod 0755 "$stage"/*
 # The image belongs to the test user, as a user's own image would.
@@ -58,6 +60,22 @@ runuser -u "$TEST_USER" -- sh "$stage/mkrootfs.sh" "$stage/img/rootfs"
 mkdir "$stage/img-nosub"
 chown "$NOSUB_USER" "$stage/img-nosub"
 runuser -u "$NOSUB_USER" -- sh "$stage/mkrootfs.sh" "$stage/img-nosub/rootfs"
+# Trees that root unpacked, which the test users may read but not write
+# (TestForeignTree): the busybox image given to root, and a debootstrapped
+# Debian, built once and cached in testdata/debian (make testdata-debian).
+mkdir "$stage/img-root"
+cp -a "$stage/img/rootfs" "$stage/img-root/rootfs"
+chown -R root:root "$stage/img-root/rootfs"
+chmod -R a+rX "$stage/img-root/rootfs" # its /root is 0700
+debian=""
+if [ -z "${RUN:-}" ] || [[ TestForeignDebian =~ $RUN ]]; then
+	if tests/vm/vm.sh rootfs testdata/debian; then
+		debian=$PWD/testdata/debian
+		if ! runuser -u "$TEST_USER" -- test -r "$debian/etc/apt/sources.list"; then
+			cp -a "$debian" "$stage/debian" && debian=$stage/debian
+		fi
+	fi
+fi
 
 # Another local user attacks the test user's state root
 # (TestHijackedStateRoot): before the test user's first run, the user
@@ -80,6 +98,7 @@ as_user() {
 	# A clean environment, as a CI agent started through su would have.
 	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$u" \
 		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" \
+		RBOX_ROOT_ROOTFS="$stage/img-root/rootfs" RBOX_DEBIAN_ROOTFS="$debian" \
 		RBOX_TEST_STRICT="$strict" RBOX_HIJACK_DIR="$shared" "$@"
 }
 

@@ -7,7 +7,9 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "provision.sh: run as root" >&2; exit 1; }
 
 # zsh and fish: the unit tests parse and run the completion scripts in them.
-PACKAGES=(uidmap fuse-overlayfs fuse3 busybox-static slirp4netns passt iproute2 util-linux procps zsh fish)
+PACKAGES=(uidmap fuse-overlayfs fuse3 busybox-static slirp4netns passt iproute2 util-linux procps zsh fish
+	# The image tests: a registry on loopback and skopeo to fill it.
+	docker-registry skopeo)
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -41,10 +41,14 @@ type Config struct {
 	// unconfined.
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 
-	// Cgroup mounts cgroup2 read-only at /sys/fs/cgroup: the init is in a
-	// cgroup namespace rooted at the sandbox's own cgroup, which is all the
-	// mount shows.
+	// Cgroup says the init is in a cgroup of the sandbox's: after the
+	// workload ends it waits for the supervisor to hang up, which reads
+	// the workload's leaf first (systemd removes it once the init is gone).
 	Cgroup bool `json:"cgroup,omitempty"`
+	// CgroupLeaf is the host path of the workload's leaf cgroup: every
+	// workload process starts there, in a cgroup namespace rooted there,
+	// which is bound read-only at /sys/fs/cgroup (cgroup.go).
+	CgroupLeaf string `json:"cgroupLeaf,omitempty"`
 
 	Mounts []Mount    `json:"mounts,omitempty"`
 	Files  []File     `json:"files,omitempty"`
@@ -75,7 +79,10 @@ type Mount struct {
 	Mode string `json:"mode,omitempty"`
 }
 
-// File is written into the sandbox's writable layer before the pivot.
+// File is written into the sandbox's writable layer before the pivot. The
+// supervisor puts the generated /etc files in a lower layer of their own
+// (overlay.Config.Generated) instead; only a --persist layer, or an image
+// whose /etc is not a directory, gets them this way.
 type File struct {
 	Path    string `json:"path"`
 	Content string `json:"content"`

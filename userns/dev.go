@@ -34,10 +34,8 @@ func mountSystem(cfg *Config, root *os.File) error {
 	} else if err := bindAt(root, "/sys", "/sys", true); err != nil {
 		return err
 	}
-	if cfg.Cgroup {
-		// Over the empty directory of a fresh sysfs, or over the host's
-		// hierarchy that a bind of /sys brought along (--net host).
-		if err := freshAt(root, "/sys/fs/cgroup", "cgroup2", nil, hardened|unix.MOUNT_ATTR_RDONLY); err != nil {
+	if cfg.CgroupLeaf != "" {
+		if err := mountCgroupLeaf(root); err != nil {
 			return err
 		}
 	}

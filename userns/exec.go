@@ -79,6 +79,7 @@ func start(cfg *Config, u execUser, bin string, args, env []string, cwd string, 
 		}
 	}
 	a.stdio = stdio
+	intoCgroupLeaf(a)
 	harden(cfg, u.UID, a)
 	pid, err := spawn(a)
 	runtime.KeepAlive(argv)

@@ -27,10 +27,23 @@ import (
 // nosplit, norace, no allocation, no calls but syscall.RawSyscall*.
 // Nothing on the init's own threads changes: no capability, no
 // no_new_privs, no filter.
+//
+// With a cgroup (cgroup.go) the clone is clone3 with CLONE_INTO_CGROUP and
+// the workload leaf's descriptor, so the child exists in the leaf from its
+// first instruction, and the child's first step is unshare(CLONE_NEWCGROUP),
+// rooting a cgroup namespace of its own there while it still holds the
+// init's capabilities (CAP_SYS_ADMIN among them).
+//
+// The child's steps, in order: the signal handlers back to SIG_DFL and the
+// mask restored; [cgroup: unshare the cgroup namespace]; setsid; stdio;
+// [-t: TIOCSCTTY]; close_range; the hardening of harden.go (bounding set,
+// ambient set, [keep-caps], [setgroups], setgid, setuid, capset, chdir,
+// [no_new_privs], [seccomp]); execve.
 
 // Steps of the child, reported when one fails.
 const (
 	stepNone uint32 = iota
+	stepCgroupNS
 	stepSetsid
 	stepStdio
 	stepCtty
@@ -49,7 +62,7 @@ const (
 )
 
 var stepNames = [...]string{
-	stepSetsid: "setsid", stepStdio: "set up stdin, stdout and stderr", stepCtty: "take the terminal (TIOCSCTTY)",
+	stepCgroupNS: "unshare the cgroup namespace", stepSetsid: "setsid", stepStdio: "set up stdin, stdout and stderr", stepCtty: "take the terminal (TIOCSCTTY)",
 	stepCloseRange: "close_range", stepBounding: "drop from the capability bounding set",
 	stepAmbient: "clear the ambient capabilities", stepKeepCaps: "keep capabilities across setuid",
 	stepSetgroups: "setgroups", stepSetgid: "setgid", stepSetuid: "setuid", stepCapset: "set capabilities",
@@ -68,8 +81,19 @@ type sigaction struct {
 	mask                     uint64
 }
 
+// cloneArgs is the kernel's struct clone_args (version 2, with cgroup).
+type cloneArgs struct {
+	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls uint64
+	setTID, setTIDSize, cgroup                                           uint64
+}
+
 // execAttr is everything the child reads, prepared by the parent.
 type execAttr struct {
+	// into, when set, makes the clone a clone3 into the cgroup it names
+	// (CLONE_INTO_CGROUP), and the child's first step an unshare of its
+	// cgroup namespace, rooted there.
+	into *cloneArgs
+
 	path, dir  *byte
 	argv, envv **byte // NULL-terminated arrays
 	stdio      [3]int // descriptors that become 0, 1, 2: each is i or >= 3
@@ -132,6 +156,10 @@ func spawn(a *execAttr) (int, error) {
 	pid, errno := forkExec(a)
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
 	runtime.KeepAlive(a)
+	if errno != 0 && a.into != nil {
+		// EAGAIN here is the leaf's pids.max (--pids-limit).
+		return 0, fmt.Errorf("fork into the workload's cgroup: %w", errno)
+	}
 	if errno != 0 {
 		return 0, fmt.Errorf("fork: %w", errno)
 	}
@@ -174,7 +202,12 @@ func forkExec(a *execAttr) (uintptr, syscall.Errno) {
 		step uint32
 		i    uintptr
 	)
-	pid, _, err = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_VFORK|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if a.into != nil {
+		// Flags, exit signal and descriptor were set by intoCgroup.
+		pid, _, err = syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(a.into)), unsafe.Sizeof(*a.into), 0)
+	} else {
+		pid, _, err = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_VFORK|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	}
 	if err != 0 || pid != 0 {
 		return pid, err
 	}
@@ -188,6 +221,14 @@ func forkExec(a *execAttr) (uintptr, syscall.Errno) {
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
 
+	if a.into != nil {
+		// While the child still holds CAP_SYS_ADMIN: capset and the
+		// setuid below drop it, execve unless --cap-add gave it.
+		step = stepCgroupNS
+		if _, _, err = syscall.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP, 0, 0); err != 0 {
+			goto fail
+		}
+	}
 	step = stepSetsid
 	if _, _, err = syscall.RawSyscall(unix.SYS_SETSID, 0, 0, 0); err != 0 {
 		goto fail

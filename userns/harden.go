@@ -95,7 +95,9 @@ func bindReadOnly(root *os.File, p string) error {
 }
 
 // harden fills in what the forked child applies before execve
-// (forkexec.go), in this order:
+// (forkexec.go), in this order, after its own first steps (the cgroup
+// namespace when the sandbox has a cgroup, while the child still holds
+// the init's capabilities; setsid, stdio, close_range):
 //
 //  1. the bounding set becomes cfg.Caps, and the ambient set is cleared
 //     (the init runs with every capability ambient, see Start);

@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -66,13 +64,9 @@ func Main() {
 	}
 	os.Unsetenv(selfMapEnv)
 	if os.Getenv(stageEnv) == stageMap {
-		cgroupNS, err := ch.awaitGo()
-		if err != nil {
+		if err := ch.awaitGo(); err != nil {
 			// Nothing was built yet.
 			os.Exit(syncFailure(ch, err))
-		}
-		if cgroupNS {
-			enterCgroupNS(fd)
 		}
 	}
 	os.Unsetenv(childfd.Env)
@@ -98,31 +92,6 @@ func syncFailure(ch channel, err error) int {
 	return report(ch, failure(125, "sandbox init: %w", err))
 }
 
-// enterCgroupNS puts the init in a new cgroup namespace rooted at its
-// current cgroup, the one the supervisor made for the sandbox: inside,
-// /proc/self/cgroup reads "0::/" and a cgroup2 mount shows that subtree
-// alone. unshare(2) changes the calling thread only, and a Go process has
-// several, so the thread that unshared executes the init again: execve
-// keeps the caller's namespaces for the whole new process. It needs
-// CAP_SYS_ADMIN in the user namespace: the ambient capabilities give it
-// before the map, the map itself after. This second execve costs a few
-// milliseconds, paid only by a sandbox with limits.
-func enterCgroupNS(fd int) {
-	runtime.LockOSThread() // never unlocked: the thread ends in execve
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		fmt.Fprintf(os.Stderr, "rbox: sandbox init: new cgroup namespace: %v\n", err)
-		os.Exit(125)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "rbox: sandbox init: keep sync descriptor: %v\n", err)
-		os.Exit(125)
-	}
-	env := []string{childfd.Var(map[string]int{fdSync: fd}), stageEnv + "=" + stageRun, "GODEBUG=" + os.Getenv("GODEBUG")}
-	err := unix.Exec("/proc/self/exe", []string{"rbox", InitArg}, env)
-	fmt.Fprintf(os.Stderr, "rbox: sandbox init: re-exec in cgroup namespace: %v\n", err)
-	os.Exit(125)
-}
-
 func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	debugf(cfg, "init: config received")
 	// From here on our /proc files must not be open to the workload, which
@@ -144,6 +113,9 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		debugf(cfg, "init: %v", rerr)
 	}
 
+	if err := openCgroupLeaf(cfg); err != nil {
+		return report(ch, err)
+	}
 	enterFD := -1
 	if cfg.EnterSocket != "" {
 		fd, err := listenEnter(cfg.EnterSocket)
@@ -166,9 +138,6 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		return syncFailure(ch, err)
 	}
 	debugf(cfg, "init: start")
-	if cfg.Cgroup {
-		spareThreads(spareMs)
-	}
 	w, err := startWorkload(cfg, st, ch)
 	if err != nil {
 		return report(ch, err)
@@ -200,7 +169,7 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		return report(ch, failure(125, "sandbox init: %w", err))
 	default:
 	}
-	ch.send(message{Type: msgExit, Code: code})
+	ch.exit(code, cfg.Cgroup, hangup)
 	return code
 }
 
@@ -231,34 +200,6 @@ func setupNetwork(cfg *Config, ch channel) error {
 	}
 	debugf(cfg, "init: ports published")
 	return nil
-}
-
-// spareMs is how many idle OS threads the init keeps for the Go runtime.
-const spareMs = 4
-
-// spareThreads makes the Go runtime create n more OS threads now and keep
-// them idle. Under --pids-limit a workload can take every pid the cgroup
-// has (a fork bomb does), and the init's threads count there too; when the
-// runtime then needs a thread (a goroutine blocking in a syscall hands its
-// P to another thread) and clone fails, it aborts the whole init ("fatal
-// error: newosproc"), measured in the VM in 2 of 5 fork bombs. Threads that
-// exist before the workload starts are reused instead: each locked
-// goroutine below needs a thread of its own, and a thread whose goroutine
-// unlocked and returned goes to the runtime's idle list for good.
-func spareThreads(n int) {
-	var ready sync.WaitGroup
-	release := make(chan struct{})
-	ready.Add(n)
-	for range n {
-		go func() {
-			runtime.LockOSThread()
-			ready.Done()
-			<-release
-			runtime.UnlockOSThread()
-		}()
-	}
-	ready.Wait()
-	close(release)
 }
 
 // report ends the sandbox on a setup failure and tells the supervisor.

@@ -28,11 +28,10 @@ type StartOptions struct {
 	// SealedCopy runs the init from a sealed memfd copy of Executable
 	// (sealed.go), for a workload that could otherwise reach the binary.
 	SealedCopy bool
-	// CgroupNS says the supervisor moves the init into a cgroup of its own
+	// Cgroup says the supervisor moves the init into a cgroup of its own
 	// between Start and Go. The init then waits for "go" even with a single
-	// ID map, and enters a new cgroup namespace rooted at that cgroup
-	// before it builds anything (see Main).
-	CgroupNS              bool
+	// ID map, so that nothing of the sandbox runs outside the cgroup.
+	Cgroup                bool
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -42,8 +41,7 @@ type Sandbox struct {
 	ch  channel
 	cfg *Config
 	// waitGo: the init is in stage "map" and waits for "go".
-	waitGo   bool
-	cgroupNS bool
+	waitGo bool
 }
 
 // CloneFlags are the namespaces of a sandbox: its own network namespace
@@ -103,9 +101,9 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	// "map") with its capabilities, instead of executing itself again once
 	// mapped: that second execve was a fifth of the start time.
 	stage := stageRun
-	if cfg.IDMap.Full || o.CgroupNS {
-		// The cgroup namespace must be rooted at the cgroup the supervisor
-		// puts us in after the clone, so the init waits for that as well.
+	if cfg.IDMap.Full || o.Cgroup {
+		// The supervisor puts the init in its cgroup after the clone, so
+		// the init waits for that as well.
 		stage = stageMap
 	}
 	// With a foreign /proc (foreignproc.go) the init maps itself.
@@ -144,7 +142,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		parent.Close()
 		return nil, fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags"))
 	}
-	sb := &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap, cgroupNS: o.CgroupNS}
+	sb := &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap}
 	if cfg.SelfMap {
 		if err := sb.awaitSelfMap(); err != nil {
 			sb.Kill()
@@ -183,11 +181,11 @@ func procMappings(ms []idmap.Mapping) []syscall.SysProcIDMap {
 func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
 
 // Go lets the init build the sandbox and start the workload. Call it once
-// the ID map (for a full map), the cgroup (with CgroupNS) and anything else
+// the ID map (for a full map), the cgroup (with Cgroup) and anything else
 // that needs the init's pid is in place.
 func (s *Sandbox) Go() error {
 	if s.waitGo {
-		if err := s.ch.send(message{Type: msgGo, CgroupNS: s.cgroupNS}); err != nil {
+		if err := s.ch.send(message{Type: msgGo}); err != nil {
 			return err
 		}
 	}
@@ -253,6 +251,9 @@ type Hooks struct {
 	Pty func(*os.File)
 	// Started is called once the workload runs, with its pid inside.
 	Started func(pid int)
+	// Exited is called when the init reports the workload's status and
+	// before the supervisor hangs up, while the init still lives.
+	Exited func()
 }
 
 // Wait follows the init until it exits.

@@ -18,10 +18,8 @@ import (
 //	supervisor                              init (PID 1, waiting)
 //	    │   newuidmap + newgidmap <pid>        │ (stage "map": ambient caps,
 //	    │   [network, cgroup against <pid>]    │  unmapped)
-//	    │── go {cgroupns} ───────────────────▶ │ mapped: now root of the
-//	    │                                      │ namespace [cgroupns: unshare
-//	    │                                      │ it on one thread, execve
-//	    │                                      │ from there]
+//	    │── go ──────────────────────────────▶ │ mapped: now root of the
+//	    │                                      │ namespace [and in its cgroup]
 //	    │── config {Config} ─────────────────▶ │ [network: address, route;
 //	    │   [-p: listen on the host ports]     │  -p: serve the port driver's
 //	    │── ports ───────────────────────────▶ │  child side, wait for ports]
@@ -34,7 +32,8 @@ import (
 //	    │◀──────────────────── started {pid} ─ │ workload running
 //	    │   forward signals (kill)             │ reap, forward to workload
 //	    │◀─────────────────── exit {code} ──── │ or error {msg, code}
-//	    │   wait(init), clean up               ▼ exit(code)
+//	    │   [cgroup: read the workload's leaf] │ [cgroup: wait for EOF]
+//	    │   hang up, wait(init), clean up      ▼ exit(code)
 //
 // With a single map the Go runtime writes the map before the init's execve,
 // so the init starts in stage "run" and there is no "go" - unless the
@@ -72,9 +71,6 @@ type message struct {
 	// Enter and Signal are for enter sessions (enter.go).
 	Enter  *EnterRequest `json:"enter,omitempty"`
 	Signal int           `json:"signal,omitempty"`
-	// CgroupNS, on "go": enter a new cgroup namespace, rooted at the
-	// cgroup the supervisor has just moved the init into.
-	CgroupNS bool `json:"cgroupns,omitempty"`
 }
 
 // maxMessage bounds a packet; a Config is a few KiB even with many variables.
@@ -214,12 +210,12 @@ func parseRights(oob []byte) ([]*os.File, error) {
 
 // The init's receives, in the diagram's order. None takes a descriptor.
 
-// awaitGo is stage "map": the supervisor has mapped us (and put us in our
-// cgroup). It says whether to enter a new cgroup namespace.
-func (c channel) awaitGo() (bool, error) {
-	m, files, err := c.expect(msgGo)
+// awaitGo is stage "map": the supervisor has mapped us (and put us in the
+// init's leaf of the sandbox's cgroup).
+func (c channel) awaitGo() error {
+	_, files, err := c.expect(msgGo)
 	closeAll(files)
-	return m.CgroupNS, err
+	return err
 }
 
 func (c channel) awaitConfig() (*Config, error) {
@@ -248,6 +244,17 @@ func (c channel) barrier() error {
 	return err
 }
 
+// exit is the init's last word, the workload's status. With a cgroup the
+// init then waits until hangup is closed (the supervisor's EOF): the
+// supervisor reads the workload's leaf first (Hooks.Exited), and the leaf
+// lives only as long as the init keeps the systemd scope populated.
+func (c channel) exit(code int, cgroup bool, hangup <-chan struct{}) {
+	c.send(message{Type: msgExit, Code: code})
+	if cgroup {
+		<-hangup
+	}
+}
+
 // after follows the init's reports: after one of them, what may come next
 // ("error" may always come, and ends the run).
 var after = map[string][]string{
@@ -257,7 +264,8 @@ var after = map[string][]string{
 }
 
 // follow receives the init's reports, first one of want, then in the
-// diagram's order, calling h as they come, until "exit" or "error". err is
+// diagram's order, calling h as they come, until "exit" or "error"; the
+// caller hangs up after it returns. err is
 // a receive that failed (errClosed: the init died without a word) or a
 // report out of order (*SyncError).
 func (c channel) follow(h Hooks, want ...string) (res Result, err error) {
@@ -288,6 +296,11 @@ func (c channel) follow(h Hooks, want ...string) (res Result, err error) {
 		case msgExit:
 			closeAll(files)
 			res.Code = m.Code
+			// Before the caller hangs up: an init with a cgroup waits
+			// for that, so the workload's leaf is still there.
+			if h.Exited != nil {
+				h.Exited()
+			}
 			return res, nil
 		case msgError:
 			closeAll(files)

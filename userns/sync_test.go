@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,7 +100,7 @@ func TestInitExpects(t *testing.T) {
 			func(c channel) error { _, err := c.awaitConfig(); return err },
 			`sync: got "start", expected "config"`},
 		{"config before go", []message{{Type: msgConfig, Config: cfg}},
-			func(c channel) error { _, err := c.awaitGo(); return err },
+			channel.awaitGo,
 			`sync: got "config", expected "go"`},
 		{"unknown type", []message{{Type: "bogus"}},
 			func(c channel) error { _, err := c.awaitConfig(); return err },
@@ -117,7 +119,7 @@ func TestInitExpects(t *testing.T) {
 			`sync: got "start", expected no more messages`},
 		{"in order", []message{{Type: msgGo}, {Type: msgConfig, Config: cfg}, {Type: msgPorts}, {Type: msgStart}},
 			func(c channel) error {
-				if _, err := c.awaitGo(); err != nil {
+				if err := c.awaitGo(); err != nil {
 					return err
 				}
 				if _, err := c.awaitConfig(); err != nil {
@@ -266,5 +268,80 @@ func TestStartAfterInitEnded(t *testing.T) {
 	res, err := sup.follow(Hooks{}, msgReady)
 	if err != nil || res.Err == nil || res.Err.Error() != "mount failed" {
 		t.Fatalf("got %v %v", res.Err, err)
+	}
+}
+
+// After "exit", an init with a cgroup lives on until the supervisor hangs
+// up, and the supervisor's Exited hook runs before it does: the workload's
+// leaf (--stats) is read while the init keeps the systemd scope alive.
+// Without a cgroup the init ends at once.
+func TestExitOrder(t *testing.T) {
+	for _, c := range []struct {
+		cgroup bool
+		want   []string
+	}{
+		{true, []string{"exited hook", "hang-up", "init ends"}},
+		{false, []string{"init ends", "exited hook", "hang-up"}},
+	} {
+		t.Run(fmt.Sprintf("cgroup=%v", c.cgroup), func(t *testing.T) {
+			sup, init := pair(t)
+			var mu sync.Mutex
+			var order []string
+			note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+
+			// The init's side, as run() ends: the receiver that turns
+			// the supervisor's EOF into hangup, then the last word.
+			hangup := make(chan struct{})
+			go func() {
+				if _, _, err := init.expect(); errors.Is(err, errClosed) {
+					note("hang-up")
+				}
+				close(hangup)
+			}()
+			ended := make(chan struct{})
+			for _, m := range []message{{Type: msgReady}, {Type: msgStarted, Pid: 2}} {
+				if err := init.send(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			go func() {
+				init.exit(3, c.cgroup, hangup)
+				note("init ends")
+				close(ended)
+			}()
+			if !c.cgroup {
+				select {
+				case <-ended:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the init without a cgroup waits after exit")
+				}
+			}
+
+			cmd := exec.Command("true")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sb := &Sandbox{cmd: cmd, ch: sup, cfg: &Config{Cgroup: c.cgroup}}
+			res := sb.Wait(Hooks{Exited: func() {
+				note("exited hook")
+				if c.cgroup {
+					// Give an init that does not wait the time to end.
+					select {
+					case <-ended:
+						t.Error("the init ended before the Exited hook")
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			}})
+			<-ended
+			if res.Code != 3 || res.Err != nil || res.WorkloadPid != 2 {
+				t.Errorf("result %+v", res)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(order, c.want) {
+				t.Errorf("order %v, want %v", order, c.want)
+			}
+		})
 	}
 }

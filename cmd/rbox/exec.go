@@ -22,7 +22,11 @@ import (
 type execCmd struct {
 	Name          dashArg     `help:"Name the sandbox (default rbox-<id>); also its hostname unless --hostname." placeholder:"NAME"`
 	Detach        bool        `short:"d" help:"Run in the background: print the name and return; output goes to rbox logs NAME."`
-	Rootfs        string      `help:"Image directory to use as the root (never written)." required:"" placeholder:"DIR"`
+	Rootfs        string      `help:"Image directory to use as the root (never written)." placeholder:"DIR"`
+	Image         string      `help:"A pulled image to use as the root: its layers as overlay lower directories, its Env, WorkingDir, User, Entrypoint and Cmd (see rbox pull for REF)." placeholder:"REF"`
+	Entrypoint    *string     `help:"With --image: replace the image's Entrypoint (and drop its Cmd unless CMD is given); empty for none." placeholder:"CMD"`
+	Pull          string      `help:"With --image: pull missing (default), always, or never." default:"missing" enum:"missing,always,never"`
+	TLSVerify     bool        `name:"tls-verify" default:"true" negatable:"" help:"With --image, when pulling: as rbox pull --tls-verify."`
 	Env           []string    `short:"e" help:"Set a variable (KEY=VALUE; KEY alone copies it from your environment)." sep:"none" placeholder:"KEY=VALUE"`
 	EnvFile       []string    `name:"env-file" help:"Read variables from a file, KEY=VALUE per line." sep:"none" placeholder:"FILE"`
 	Workdir       string      `short:"w" help:"Working directory inside the sandbox (created if missing)." placeholder:"DIR"`
@@ -44,7 +48,7 @@ type execCmd struct {
 	Timeout       durationArg `help:"End the workload after this long (SIGTERM, then SIGKILL after --stop-timeout); exit status 124. Go durations: 90s, 5m, 1h30m." placeholder:"DURATION"`
 	StopTimeout   durationArg `name:"stop-timeout" help:"Grace period between SIGTERM and SIGKILL for --timeout." default:"10s" placeholder:"DURATION"`
 	AllowNewPrivs bool        `name:"allow-new-privs" help:"Let setuid binaries and file capabilities raise privileges inside (no_new_privs is set by default)."`
-	CapAdd        []string    `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one)." placeholder:"CAP"`
+	CapAdd        []string    `name:"cap-add" help:"Add a capability to the default set (CAP_ prefix optional; ALL for every one). SYS_ADMIN (and ALL) gives up :ro volumes, --read-only and the /proc masks: the workload can remount or unmount them." placeholder:"CAP"`
 	CapDrop       []string    `name:"cap-drop" help:"Drop a capability from the default set (ALL for every one)." placeholder:"CAP"`
 	Seccomp       string      `help:"Seccomp filter: default, unconfined, or the path of an OCI seccomp profile (JSON)." default:"default" placeholder:"PROFILE"`
 	Memory        limitArg    `help:"Memory limit (cgroup memory.max): 64m, 1.5g, -1 for none. Limits need cgroup v2 (see README)." placeholder:"SIZE"`
@@ -56,7 +60,7 @@ type execCmd struct {
 	Debug         bool        `help:"Print what rbox sets up (overlay driver, ID map) and when, on stderr."`
 	StatusJSON    string      `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
-	Command []string `arg:"" passthrough:"partial" help:"Command and arguments." placeholder:"-- CMD [ARGS...]"`
+	Command []string `arg:"" optional:"" passthrough:"partial" help:"Command and arguments (with --image, they replace the image's Cmd)." placeholder:"-- CMD [ARGS...]"`
 }
 
 func (c *execCmd) run() (int, error) {
@@ -155,6 +159,9 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	if err := c.limits(&s.Limits); err != nil {
 		return nil, err
 	}
+	if err := c.applyImage(s, args); err != nil {
+		return nil, err
+	}
 	if c.Tty {
 		s.Term = os.Getenv("TERM")
 	}
@@ -178,6 +185,9 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		if ok {
 			s.Env = append(s.Env, kv)
 		}
+	}
+	if c.Image != "" {
+		s.Env = lastWins(s.Env)
 	}
 	for _, v := range c.Volume {
 		vol, err := sandbox.ParseVolume(v)

@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/rbox-sandbox/rbox/hostcheck"
+	"github.com/rbox-sandbox/rbox/image"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/userns"
@@ -31,6 +32,10 @@ type cli struct {
 	Kill        killCmd        `cmd:"" help:"Send a signal to a sandbox's workload."`
 	Wait        waitCmd        `cmd:"" help:"Wait for a sandbox to end; exit with its status."`
 	Rm          rmCmd          `cmd:"" help:"Remove exited detached sandboxes."`
+	Pull        pullCmd        `cmd:"" help:"Fetch an image into the layer store."`
+	Images      imagesCmd      `cmd:"" help:"List the images in the layer store."`
+	Rmi         rmiCmd         `cmd:"" help:"Remove images and the layers no other image uses."`
+	Image       imageCmd       `cmd:"" help:"Manage the layer store."`
 	RemoveLayer removeLayerCmd `cmd:"" name:"remove-layer" help:"Delete a --persist directory, files owned by subordinate IDs included."`
 	Check       checkCmd       `cmd:"" help:"Probe this host for what rbox needs; say how to fix each problem."`
 	Version     versionCmd     `cmd:"" help:"Print the rbox version."`
@@ -48,6 +53,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == slirp.WatchdogArg {
 		slirp.Watchdog()
+	}
+	if len(os.Args) > 1 && os.Args[1] == image.HelperArg {
+		os.Exit(image.HelperMain(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == hostcheck.HelperArg {
 		os.Exit(hostcheck.HelperMain(os.Args[2:]))

@@ -145,6 +145,12 @@ func oneLine125(t *testing.T, r result, want ...string) {
 	}
 }
 
+// comm is the command name of host pid p.
+func comm(p string) string {
+	b, _ := os.ReadFile("/proc/" + p + "/comm")
+	return strings.TrimSpace(string(b))
+}
+
 // userCgroup is the user manager's cgroup, where rbox's scopes and slices go.
 func userCgroup() string {
 	uid := os.Getuid()
@@ -203,24 +209,63 @@ func TestVMMemoryEnoughAndStats(t *testing.T) {
 
 func TestVMPidsLimit(t *testing.T) {
 	vmOnly(t)
-	// What the init costs: its threads, plus sh and cat.
-	r := sh(t, "cat /sys/fs/cgroup/pids.current", "--pids-limit", "100")
-	t.Logf("pids.current with sh and cat running: %s", strings.TrimSpace(r.stdout))
-	// 40 background sleeps under a limit of 20: fork fails, the shell
-	// says so and gives up, and every process is gone at exit.
-	r = sh(t, `cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 40 ]; do sleep 60 & i=$((i+1)); done; echo all-started`,
+	// What the workload's leaf counts: sh and cat, not the init's threads.
+	r := sh(t, "cat /sys/fs/cgroup/pids.current; true", "--pids-limit", "100")
+	if r.stdout != "2\n" {
+		t.Errorf("pids.current with sh and cat running: want 2, got\n%s", r)
+	}
+	// --pids-limit 20 is 20 processes of the workload's: sh and 19
+	// background sleeps; the next fork fails, the shell says so and gives
+	// up, and every process is gone at exit.
+	r = sh(t, `cat /sys/fs/cgroup/pids.max; i=0; while [ $i -lt 40 ]; do sleep 60 & echo started; i=$((i+1)); done; echo all-started`,
 		"--pids-limit", "20", "--stats=json")
-	if !strings.HasPrefix(r.stdout, "20\n") || strings.Contains(r.stdout, "all-started") {
-		t.Errorf("want pids.max 20 and no fork beyond it, got\n%s", r)
+	if !strings.HasPrefix(r.stdout, "20\n") || strings.Count(r.stdout, "started\n") != 19 || strings.Contains(r.stdout, "all-started") {
+		t.Errorf("want pids.max 20, 19 sleeps beside sh and no fork beyond, got\n%s", r)
 	}
 	if r.code == 0 || !strings.Contains(r.stderr, "can't fork") {
 		t.Errorf("want the shell to fail to fork, got\n%s", r)
 	}
 	s := parseStats(t, r)
-	// (pidsDenied stays 0 before Linux 6.10: pids.events counts in the
-	// scope alone, which systemd has removed when rbox reads the slice.)
-	if s.PidsPeak > 20 || s.PidsPeak < 15 {
-		t.Errorf("want peak pids up to the limit of 20, got %+v", s)
+	if s.PidsPeak != 20 || s.PidsDenied < 1 {
+		t.Errorf("want peak pids exactly the limit of 20 and a refused fork, got %+v", s)
+	}
+	// 20 sleeps: sh starts 19 and becomes the 20th; a 21st process, from
+	// rbox enter, cannot start.
+	const name = "pids20"
+	r = rbox(t, nil, "exec", "-d", "--name", name, "--rootfs", rootfs, "--pids-limit", "20", "--",
+		"sh", "-c", `i=0; while [ $i -lt 19 ]; do sleep 600 & i=$((i+1)); done; exec sleep 600`)
+	if r.code != 0 {
+		t.Fatalf("exec -d: %s", r)
+	}
+	defer rbox(t, nil, "rm", name)
+	defer rbox(t, nil, "kill", "-s", "KILL", name)
+	var leaf string
+	for _, d := range rboxCgroups(userCgroup()) {
+		if _, err := os.Stat(filepath.Join(d, "workload")); err == nil {
+			leaf = filepath.Join(d, "workload")
+		}
+	}
+	if leaf == "" {
+		t.Fatalf("no workload leaf under %s", userCgroup())
+	}
+	var procs []string
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(leaf, "cgroup.procs"))
+		procs = strings.Fields(string(b))
+		return len(procs) == 20 && comm(procs[len(procs)-1]) == "sleep" && comm(procs[0]) == "sleep"
+	})
+	sleeps := 0
+	for _, p := range procs {
+		if comm(p) == "sleep" {
+			sleeps++
+		}
+	}
+	if len(procs) != 20 || sleeps != 20 {
+		t.Fatalf("want 20 sleeps in %s, got %d processes, %d sleeps", leaf, len(procs), sleeps)
+	}
+	r = rbox(t, nil, "enter", name, "--", "sleep", "1")
+	if r.code == 0 || !strings.Contains(r.stderr, "resource temporarily unavailable") {
+		t.Errorf("a 21st process: want a refused fork, got\n%s", r)
 	}
 	// Fork bombs (RBOX_VM_BOMBS, default 5): contained, ended by --timeout
 	// at worst, the sandbox's init survives them, and the VM still answers
@@ -296,15 +341,30 @@ func TestVMCgroupInside(t *testing.T) {
 			}
 		})
 	}
-	// Root of the sandbox, even after remounting /sys/fs/cgroup read-write,
-	// cannot raise its own limits: the kernel (nsdelegate) refuses writes
-	// to the control files of a cgroup namespace's root from inside it.
-	r := sh(t, `mount -o remount,rw /sys/fs/cgroup || mount -o remount,bind,rw /sys/fs/cgroup && echo remounted; `+
-		`for f in memory.max pids.max; do echo max > /sys/fs/cgroup/$f && echo RAISED $f; done; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max`,
-		"--memory", "64m", "--pids-limit", "50")
+	// Root of the sandbox with SYS_ADMIN, which remounts /sys/fs/cgroup
+	// read-write and mounts a cgroup2 of its own, still cannot raise its
+	// limits: the kernel (nsdelegate) refuses writes to the control files
+	// of a cgroup namespace's root from inside it, and the workload's is
+	// rooted at its leaf, the one with pids.max; the sandbox's cgroup above
+	// it (memory.max for the init too) it cannot reach at all.
+	r := sh(t, `mount -o remount,bind,rw /sys/fs/cgroup && echo remounted; mkdir /tmp/cg && mount -t cgroup2 none /tmp/cg && echo mounted; `+
+		`for d in /sys/fs/cgroup /tmp/cg; do for f in memory.max pids.max; do echo max > $d/$f && echo RAISED $d/$f; done; done; `+
+		`mkdir /sys/fs/cgroup/sub && echo $$ > /sys/fs/cgroup/sub/cgroup.procs && cat /proc/self/cgroup; `+
+		`cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max`,
+		"--memory", "64m", "--pids-limit", "50", "--cap-add", "SYS_ADMIN")
 	t.Logf("limits from inside: %s", r)
-	if strings.Contains(r.stdout, "RAISED") || !strings.HasSuffix(r.stdout, "67108864\n50\n") {
-		t.Errorf("the workload raised its own limits:\n%s", r)
+	if !strings.HasPrefix(r.stdout, "remounted\nmounted\n") || strings.Contains(r.stdout, "RAISED") || !strings.HasSuffix(r.stdout, "0::/sub\n67108864\n50\n") {
+		t.Errorf("want the remount and the mount to work, the limits to stay and a child cgroup below them:\n%s", r)
+	}
+	// The child unshares the cgroup namespace before its seccomp filter,
+	// so a profile that refuses unshare does not stop a limited workload.
+	noUnshare := filepath.Join(t.TempDir(), "no-unshare.json")
+	if err := os.WriteFile(noUnshare, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["unshare"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = sh(t, "grep ^0:: /proc/self/cgroup", "--pids-limit", "50", "--seccomp", noUnshare)
+	if r.code != 0 || r.stdout != "0::/\n" {
+		t.Errorf("a profile denying unshare under --pids-limit: want 0::/, got\n%s", r)
 	}
 	// Without limits: no cgroup namespace, as before.
 	r = sh(t, "cat /proc/self/cgroup")

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration tests must run as an unprivileged user (make test does that when run as root)")
 		os.Exit(1)
 	}
-	for _, p := range []string{rboxBin, filepath.Join(rootfs, "bin/busybox")} {
+	for _, p := range []string{rboxBin, filepath.Join(filepath.Dir(rboxBin), "rbox-runtime"), filepath.Join(rootfs, "bin/busybox")} {
 		if _, err := os.Stat(p); err != nil {
 			fmt.Fprintf(os.Stderr, "missing %s: run make build testdata\n", p)
 			os.Exit(1)

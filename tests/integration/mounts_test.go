@@ -38,6 +38,45 @@ func TestVolumes(t *testing.T) {
 	}
 }
 
+// A :ro volume and the --read-only root cannot be remounted read-write by
+// the default workload. With SYS_ADMIN they can (the mounts are the
+// workload's own user namespace's, see SECURITY.md), and exec says so once.
+func TestReadOnlyRemount(t *testing.T) {
+	host := t.TempDir()
+	file := filepath.Join(host, "in.txt")
+	os.WriteFile(file, []byte("from host\n"), 0o644)
+	const script = `mount -o remount,bind,rw /data && echo volume-rw; echo over > /data/in.txt
+mount -o remount,bind,rw / && echo root-rw; touch /x && echo root-written; true`
+	const warning = "rbox: warning: SYS_ADMIN (--cap-add) lets the workload remount the :ro volumes and the --read-only root read-write (see SECURITY.md)\n"
+	flags := []string{"-v", host + ":/data:ro", "--read-only"}
+
+	r := sh(t, script, flags...)
+	if out := ok(t, r); out != "" {
+		t.Errorf("without SYS_ADMIN: want every remount and write refused, got %q\n%s", out, r)
+	}
+	if !strings.Contains(r.stderr, "Read-only file system") || strings.Contains(r.stderr, "warning") {
+		t.Errorf("without SYS_ADMIN: want the writes refused as read-only and no warning:\n%s", r)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "from host\n" {
+		t.Fatalf("without SYS_ADMIN the host file behind the :ro volume changed: %q", b)
+	}
+
+	// What SECURITY.md documents: SYS_ADMIN gives the read-only mounts up.
+	r = sh(t, script, append(flags, "--cap-add", "SYS_ADMIN")...)
+	if out := ok(t, r); out != "volume-rw\nroot-rw\nroot-written\n" {
+		t.Errorf("with SYS_ADMIN: want both remounts to work (as documented), got %q\n%s", out, r)
+	}
+	if strings.Count(r.stderr, "rbox: ") != 1 || !strings.Contains(r.stderr, warning) {
+		t.Errorf("with SYS_ADMIN: want exactly the warning line %q, got\n%s", warning, r)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "over\n" {
+		t.Errorf("with SYS_ADMIN the remount worked but the host file reads %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "x")); err == nil {
+		t.Error("a write to the remounted root reached the image")
+	}
+}
+
 // A hostile image whose directories are symlinks out of the root: every
 // mount target and file rbox writes is resolved inside the image.
 func TestSymlinkedTargetsStayInside(t *testing.T) {

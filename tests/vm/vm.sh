@@ -9,6 +9,9 @@
 #   vm.sh image     as root: build (or reuse) the cached disk image
 #   vm.sh run DIR   boot the image, run DIR/run.sh as vmuser inside the user session,
 #                   print DIR/out and exit with run.sh's exit status
+#   vm.sh rootfs DIR  as root: a root-owned minbase Debian tree in DIR (cached: kept
+#                   when DIR/.stamp matches), from the same mirror; the integration
+#                   tests run it with rbox exec --rootfs (make testdata-debian)
 #
 # Variables:
 #   RBOX_VM_DIR      cache directory (default: testdata/vm in the repository, git-ignored)
@@ -203,9 +206,34 @@ cmd_run() {
 	exit "$inner"
 }
 
+# cmd_rootfs debootstraps a plain minbase tree, owned by root as debootstrap
+# leaves it: the tree a user who did not unpack it would be given.
+cmd_rootfs() {
+	local dir=${1:?usage: vm.sh rootfs DIR} want mir
+	want="suite=$SUITE variant=minbase readable"
+	if [ -x "$dir/bin/sh" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ]; then
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || die "debootstrap needs root: run 'make testdata-debian' as root"
+	command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+	mir=$(mirror)
+	rm -rf "$dir"
+	mkdir -p "$(dirname "$dir")"
+	log "debootstrap --variant=minbase $SUITE $dir from $mir"
+	debootstrap --variant=minbase "$SUITE" "$dir" "$mir" >"$dir.log" 2>&1 ||
+		die "debootstrap failed, see $dir.log"
+	# apt in the sandbox uses the same mirror.
+	echo "deb $mir $SUITE main" >"$dir/etc/apt/sources.list"
+	# rbox runs any tree its user can read: the test users must be able to
+	# read this one (debootstrap leaves lock files 0640, partial/ 0700).
+	chmod -R a+rX "$dir"
+	echo "$want" >"$dir/.stamp"
+}
+
 case "${1:-}" in
 deps) cmd_deps ;;
 image) cmd_image ;;
 run) shift; cmd_run "$@" ;;
-*) echo "usage: $0 deps | image | run DIR" >&2; exit 2 ;;
+rootfs) shift; cmd_rootfs "$@" ;;
+*) echo "usage: $0 deps | image | run DIR | rootfs DIR" >&2; exit 2 ;;
 esac

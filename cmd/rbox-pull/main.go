@@ -1,0 +1,75 @@
+// Command rbox-pull is the part of rbox pull that talks to registries and
+// reads layouts and archives. rbox execs it (replacing itself) so that
+// go-containerregistry's package init stays out of every rbox exec; it is
+// not meant to be run by hand.
+//
+//	rbox-pull RBOX tls-verify|no-tls-verify REF
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/rbox-sandbox/rbox/image"
+	"github.com/rbox-sandbox/rbox/image/fetch"
+)
+
+func main() {
+	if len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "rbox-pull: run rbox pull, not rbox-pull")
+		os.Exit(125)
+	}
+	if err := pull(os.Args[1], os.Args[2] == "no-tls-verify", os.Args[3]); err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
+		os.Exit(125)
+	}
+}
+
+func pull(rbox string, insecure bool, arg string) error {
+	r, err := image.ParseRef(arg)
+	if err != nil {
+		return fmt.Errorf("REF: %w", err)
+	}
+	root, err := image.DefaultRoot()
+	if err != nil {
+		return err
+	}
+	s, err := image.OpenStore(root)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
+	defer stop()
+	release, err := s.Begin()
+	if err != nil {
+		return err
+	}
+	defer release()
+	var scratch []string
+	defer func() {
+		for _, d := range scratch {
+			os.RemoveAll(d)
+		}
+	}()
+	f, err := fetch.Open(ctx, r, insecure, func() (string, error) {
+		d, err := s.Scratch()
+		if err == nil {
+			scratch = append(scratch, d)
+		}
+		return d, err
+	})
+	if err != nil {
+		return err
+	}
+	rec, err := s.Pull(ctx, r, f, image.PullOptions{Progress: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())), Executable: rbox})
+	if err != nil {
+		return err
+	}
+	fmt.Println(rec.Config)
+	return nil
+}

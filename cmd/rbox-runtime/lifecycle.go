@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rbox-sandbox/rbox/oci"
+)
+
+// errNotYet is the end of create, start and exec until the sandbox plan
+// (issue 14: Spec → Plan, the init's list of mount operations, the
+// create/start barrier, the supervise entry point) exists: everything a
+// bundle or a --process file can be checked for on the host is checked
+// first, so that a bad one already gets its own message.
+var errNotYet = errors.New("not implemented yet")
+
+// killTimeout bounds how long delete waits for a killed container.
+const killTimeout = 10 * time.Second
+
+func runCreate(e *env, name string, args []string) error {
+	fs := newFlags(name)
+	bundle := fs.String("bundle", ".", "")
+	fs.StringVar(bundle, "b", ".", "")
+	pidFile := fs.String("pid-file", "", "")
+	consoleSocket := fs.String("console-socket", "", "")
+	fs.Bool("no-pivot", false, "")       // rbox always pivots; a ramdisk root is not its case
+	fs.Bool("no-new-keyring", false, "") // rbox makes no session keyring
+	preserveFDs := fs.Int("preserve-fds", 0, "")
+	fs.Bool("detach", false, "") // go-runc may pass it; create always returns
+	fs.Bool("d", false, "")
+	rest, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	id := rest[0]
+	if err := oci.CheckID(id); err != nil {
+		return err
+	}
+	if *preserveFDs < 0 {
+		return fmt.Errorf("--preserve-fds %d: want 0 or more", *preserveFDs)
+	}
+	if *pidFile != "" && !filepath.IsAbs(*pidFile) {
+		abs, err := filepath.Abs(*pidFile)
+		if err != nil {
+			return fmt.Errorf("--pid-file %q: %w", *pidFile, err)
+		}
+		*pidFile = abs
+	}
+	st, err := e.store(false)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Load(id); err == nil {
+		return fmt.Errorf("container %q %w in %s: choose another ID, or delete it first", id, oci.ErrExist, st.Root)
+	} else if !errors.Is(err, oci.ErrNotExist) {
+		return err
+	}
+	dir, err := filepath.Abs(*bundle)
+	if err != nil {
+		return fmt.Errorf("--bundle %q: %w", *bundle, err)
+	}
+	spec, err := oci.Load(dir)
+	if err != nil {
+		return err
+	}
+	b, err := oci.Translate(spec, dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, oci.ConfigFile), err)
+	}
+	switch {
+	case b.Process.Terminal && *consoleSocket == "":
+		return errors.New("process.terminal is true: give --console-socket SOCK to receive the pty's master")
+	case !b.Process.Terminal && *consoleSocket != "":
+		return fmt.Errorf("--console-socket %q given, but process.terminal is false: drop the flag or set process.terminal", *consoleSocket)
+	}
+	for _, f := range b.Ignored {
+		e.log.debugf("%s: ignored: rbox applies neither AppArmor nor SELinux labels", f)
+	}
+	return fmt.Errorf("%w: the bundle %q is valid, but running it waits for rbox's sandbox plan", errNotYet, dir)
+}
+
+func runStart(e *env, name string, args []string) error {
+	rest, err := parse(newFlags(name), args, 1, 1)
+	if err != nil {
+		return err
+	}
+	st, err := e.store(false)
+	if err != nil {
+		return err
+	}
+	unlock, err := st.Lock(rest[0])
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := st.Load(rest[0])
+	if err != nil {
+		return err
+	}
+	switch s := r.State().Status; s {
+	case specs.StateCreated:
+		return fmt.Errorf("%w: container %q cannot be released yet", errNotYet, r.ID)
+	case specs.StateStopped:
+		return fmt.Errorf("cannot start container %q: it has stopped", r.ID)
+	default:
+		return fmt.Errorf("cannot start container %q: it is %s, not created", r.ID, s)
+	}
+}
+
+func runState(e *env, name string, args []string) error {
+	rest, err := parse(newFlags(name), args, 1, 1)
+	if err != nil {
+		return err
+	}
+	st, err := e.store(false)
+	if err != nil {
+		return err
+	}
+	r, err := st.Load(rest[0])
+	if err != nil {
+		return err
+	}
+	// The spec's state, plus the two fields runc adds that go-runc's
+	// Container reads (rootfs, created).
+	out := struct {
+		specs.State
+		Rootfs  string    `json:"rootfs,omitempty"`
+		Created time.Time `json:"created"`
+	}{r.State(), r.Rootfs, r.Created}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+	return err
+}
+
+func runDelete(e *env, name string, args []string) error {
+	fs := newFlags(name)
+	force := fs.Bool("force", false, "")
+	fs.BoolVar(force, "f", false, "")
+	rest, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	id := rest[0]
+	st, err := e.store(false)
+	if err != nil {
+		return err
+	}
+	unlock, err := st.Lock(id)
+	if err != nil {
+		// runc's --force succeeds on a container that is already gone:
+		// podman deletes with --force after the container ended.
+		if *force && errors.Is(err, oci.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer unlock()
+	r, err := st.Load(id)
+	if errors.Is(err, oci.ErrNotExist) {
+		// A directory without a record: a create that ended half-way.
+		if rerr := st.Remove(id); rerr != nil {
+			return rerr
+		}
+		if *force {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	switch s := r.State().Status; s {
+	case specs.StateStopped, specs.StateCreated:
+	default:
+		if !*force {
+			return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (use --force)", id, s)
+		}
+	}
+	if err := oci.Kill(r, killTimeout); err != nil {
+		return err
+	}
+	if err := st.Remove(id); err != nil {
+		return err
+	}
+	// Poststop hooks run after the container is deleted; their failures
+	// are warnings (runtime-spec "Lifecycle", step 13).
+	final := r.State()
+	final.Status, final.Pid = specs.StateStopped, 0
+	for _, h := range r.Poststop {
+		if err := oci.RunHook(context.Background(), h, final); err != nil {
+			e.log.warn(fmt.Sprintf("delete: poststop %v", err))
+		}
+	}
+	return nil
+}
+
+func runFeatures(e *env, name string, args []string) error {
+	if _, err := parse(newFlags(name), args, 0, 0); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(oci.Features(version), "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+	return err
+}
