@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/rbox-sandbox/rbox/overlay"
@@ -66,4 +67,15 @@ func ParseDevice(s string) (Volume, error) {
 		return Volume{}, fmt.Errorf("invalid --device %q: %q is not a character device; use -v for files and directories", s, src)
 	}
 	return Volume{Source: path.Clean(src), Target: path.Clean(dst)}, nil
+}
+
+// genDir is where the generated /etc files go as a lower layer of their
+// own, or "" to write them into the writable layer: with a layer on a
+// tmpfs, the state directory is an overlayfs, and a lower there would
+// stack one overlay more, past the kernel's depth of two, three deep.
+func genDir(layerDir string, tl *overlay.TmpfsLayer) string {
+	if tl != nil {
+		return ""
+	}
+	return filepath.Join(layerDir, "gen")
 }

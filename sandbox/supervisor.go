@@ -205,7 +205,7 @@ func Run(spec *Spec, o Options) (int, error) {
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		cfg.Rootfs.FuseOverlayFS = p
 	}
-	if cfg.Rootfs.Generated, err = generatedLayer(filepath.Join(st.layer(), "gen"), spec, cfg.Files); err != nil {
+	if cfg.Rootfs.Generated, err = generatedLayer(genDir(st.layer(), tl), spec, cfg.Files); err != nil {
 		return 125, fail(err)
 	} else if cfg.Rootfs.Generated != "" {
 		cfg.Files = nil
