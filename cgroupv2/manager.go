@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Kind names a cgroup manager, as the user picks it (--cgroup-manager).
@@ -143,7 +145,7 @@ func notDelegatedError(dir string, need, have []string) error {
 	if len(q) > 1 {
 		what = "the " + strings.Join(q, ", ") + " controllers, which are"
 	}
-	return fmt.Errorf("cgroup limits need %s not delegated to %q (it has %q)\n"+
+	return probe.Wrap(fmt.Errorf("cgroup limits need %s not delegated to %q (it has %q)\n"+
 		"hint: as root, write \"[Service]\" and \"Delegate=cpu cpuset io memory pids\" to /etc/systemd/system/user@.service.d/delegate.conf, run 'systemctl daemon-reload', and log in again",
-		what, dir, strings.Join(have, " "))
+		what, dir, strings.Join(have, " ")), probe.Controllers)
 }

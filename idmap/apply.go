@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Helpers are the paths of the setuid mapping helpers.
@@ -18,11 +20,11 @@ type Helpers struct {
 func FindHelpers() (Helpers, error) {
 	u, err := exec.LookPath("newuidmap")
 	if err != nil {
-		return Helpers{}, errors.New("newuidmap not found in PATH (install the uidmap package)")
+		return Helpers{}, probe.Wrap(errors.New("newuidmap not found in PATH (install the uidmap package)"), probe.NewUIDMap)
 	}
 	g, err := exec.LookPath("newgidmap")
 	if err != nil {
-		return Helpers{}, errors.New("newgidmap not found in PATH (install the uidmap package)")
+		return Helpers{}, probe.Wrap(errors.New("newgidmap not found in PATH (install the uidmap package)"), probe.NewGIDMap)
 	}
 	return Helpers{NewUIDMap: u, NewGIDMap: g}, nil
 }
@@ -42,11 +44,11 @@ func Apply(p Plan, pid int, h Helpers) error {
 	// One line: when both fail it is nearly always for the same reason.
 	switch {
 	case uerr != nil && gerr != nil:
-		return fmt.Errorf("%w; %w", uerr, gerr)
+		return probe.Wrap(fmt.Errorf("%w; %w", uerr, gerr), probe.IDMap)
 	case uerr != nil:
-		return uerr
+		return probe.Wrap(uerr, probe.IDMap)
 	}
-	return gerr
+	return probe.Wrap(gerr, probe.IDMap)
 }
 
 func runHelper(path string, args []string) error {

@@ -47,14 +47,14 @@ func Full(uid, gid uint32, subuid, subgid []Range) (Plan, error) {
 	return Plan{UID: u, GID: g, Full: true}, nil
 }
 
-// The kernel accepts at most 340 lines per map (since 4.15); the first is root.
-const maxLines = 340
+// MaxLines is the most lines the kernel accepts in one map (since 4.15).
+const MaxLines = 340
 
 func pack(self uint32, ranges []Range) ([]Mapping, error) {
 	out := []Mapping{{Inside: 0, Outside: self, Count: 1}}
 	next := uint64(1)
 	for _, r := range ranges {
-		if len(out) == maxLines {
+		if len(out) == MaxLines {
 			break
 		}
 		// The user's own ID may sit inside its subordinate range; mapping it

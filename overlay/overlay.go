@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Drivers.
@@ -66,13 +68,14 @@ func (c Config) lowers() []string {
 	return l
 }
 
-// CheckDriver validates a --overlay value.
+// CheckDriver validates a driver's name. Its error says what to use; the
+// caller names the value and where it came from.
 func CheckDriver(d string) error {
 	switch d {
 	case Auto, Kernel, Fuse:
 		return nil
 	}
-	return fmt.Errorf("invalid --overlay %q: use auto, kernel or fuse", d)
+	return errors.New("use auto, kernel or fuse")
 }
 
 // Prepare creates the writable layer's directories under dir: dir/upper and
@@ -117,19 +120,20 @@ func Mount(c Config, target string) (string, error) {
 	}
 	switch c.Driver {
 	case Kernel:
-		return Kernel, mountKernel(c, target)
+		return Kernel, probe.Wrap(mountKernel(c, target), probe.Overlay)
 	case Fuse:
-		return Fuse, mountFuse(c, target)
+		return Fuse, probe.Wrap(mountFuse(c, target), probe.Fuse)
 	}
 	kerr := mountKernel(c, target)
 	if kerr == nil {
 		return Kernel, nil
 	}
 	if c.FuseOverlayFS == "" {
-		return "", fmt.Errorf("%w; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)", kerr)
+		return "", probe.Wrap(fmt.Errorf("%w; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)", kerr), probe.Overlay, probe.Fuse)
 	}
+	kerr = probe.Wrap(kerr, probe.Overlay)
 	if ferr := mountFuse(c, target); ferr != nil {
-		return "", fmt.Errorf("%w; fallback: %w", kerr, ferr)
+		return "", fmt.Errorf("%w; fallback: %w", kerr, probe.Wrap(ferr, probe.Fuse))
 	}
 	return Fuse, nil
 }

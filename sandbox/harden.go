@@ -18,7 +18,8 @@ import (
 func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 	set, err := caps.Resolve(s.CapAdd, s.CapDrop)
 	if err != nil {
-		return 0, nil, err
+		// caps still words these with the flags' names.
+		return 0, nil, fieldErr("CapAdd", "", "%w", err)
 	}
 	var p *seccomp.Profile
 	switch s.Seccomp {
@@ -29,17 +30,17 @@ func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 	default:
 		f, err := os.Open(s.Seccomp)
 		if err != nil {
-			return 0, nil, fmt.Errorf("--seccomp %q: %w (use unconfined, default or the path of an OCI seccomp profile)", s.Seccomp, err)
+			return 0, nil, fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q: %w (use unconfined, default or the path of an OCI seccomp profile)", s.Seccomp, err)
 		}
 		defer f.Close()
 		p, err = seccomp.LoadOCI(f)
 		if err != nil {
-			return 0, nil, fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
+			return 0, nil, fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q: %w", s.Seccomp, err)
 		}
 	}
 	f, err := seccomp.Compile(p, seccomp.NativeArch, set.Names())
 	if err != nil {
-		return 0, nil, fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
+		return 0, nil, fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q: %w", s.Seccomp, err)
 	}
 	if err := canStart(f, s.Seccomp); err != nil {
 		return 0, nil, err
@@ -59,10 +60,10 @@ func hardening(s *Spec) (caps.Set, *seccomp.Filter, error) {
 func canStart(f seccomp.Filter, name string) error {
 	ok, err := f.Allows(seccomp.NativeArch, "execve", 0x7ffc00001000, 0x7ffc00002000, 0x7ffc00003000)
 	if err != nil {
-		return fmt.Errorf("--seccomp %q: checking execve: %w", name, err)
+		return fieldErr("Seccomp", name, "{Seccomp} %q: checking execve: %w", name, err)
 	}
 	if !ok {
-		return fmt.Errorf("--seccomp %q denies execve: the workload cannot start", name)
+		return fieldErr("Seccomp", name, "{Seccomp} %q denies execve: the workload cannot start", name)
 	}
 	return nil
 }
@@ -74,10 +75,10 @@ func canStart(f seccomp.Filter, name string) error {
 // SIGSEGV with nothing printed; the warning says why.
 var startCalls = []string{"arch_prctl", "brk", "mmap", "exit_group"}
 
-// seccompWarning names the startCalls f denies, or returns "".
-func seccompWarning(s *Spec, f *seccomp.Filter) string {
+// seccompWarning names the startCalls f denies, or returns nil.
+func seccompWarning(s *Spec, f *seccomp.Filter) *FieldError {
 	if f == nil {
-		return ""
+		return nil
 	}
 	var denied []string
 	for _, name := range startCalls {
@@ -87,9 +88,9 @@ func seccompWarning(s *Spec, f *seccomp.Filter) string {
 		}
 	}
 	if len(denied) == 0 {
-		return ""
+		return nil
 	}
-	return fmt.Sprintf("--seccomp %q denies %s: most programs cannot start or exit under it", s.Seccomp, strings.Join(denied, ", "))
+	return fieldErr("Seccomp", s.Seccomp, "{Seccomp} %q denies %s: most programs cannot start or exit under it", s.Seccomp, strings.Join(denied, ", "))
 }
 
 func seccompName(s *Spec, f *seccomp.Filter) string {
@@ -127,22 +128,21 @@ func needSealedCopy(set caps.Set, exe string) bool {
 // privileged one. Locking them would need the workload in a nested user
 // namespace, which would then own neither the network nor the pid
 // namespace (SECURITY.md, "Capabilities worth knowing about").
-func readOnlyWarning(s *Spec, set caps.Set) string {
+func readOnlyWarning(s *Spec, set caps.Set) *FieldError {
 	if !set.Has(unix.CAP_SYS_ADMIN) {
-		return ""
+		return nil
 	}
-	var what []string
+	roVolume := false
 	for _, v := range s.Volumes {
-		if v.ReadOnly {
-			what = append(what, "the :ro volumes")
-			break
-		}
+		roVolume = roVolume || v.ReadOnly
 	}
-	if s.ReadOnly {
-		what = append(what, "the --read-only root")
+	switch {
+	case roVolume && s.ReadOnly:
+		return fieldErr("CapAdd", "SYS_ADMIN", "SYS_ADMIN ({CapAdd}) lets the workload remount the :ro volumes and the {ReadOnly} root read-write (see SECURITY.md)")
+	case roVolume:
+		return fieldErr("CapAdd", "SYS_ADMIN", "SYS_ADMIN ({CapAdd}) lets the workload remount the :ro volumes read-write (see SECURITY.md)")
+	case s.ReadOnly:
+		return fieldErr("CapAdd", "SYS_ADMIN", "SYS_ADMIN ({CapAdd}) lets the workload remount the {ReadOnly} root read-write (see SECURITY.md)")
 	}
-	if len(what) == 0 {
-		return ""
-	}
-	return "rbox: warning: SYS_ADMIN (--cap-add) lets the workload remount " + strings.Join(what, " and ") + " read-write (see SECURITY.md)"
+	return nil
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,19 +40,23 @@ func TestHardening(t *testing.T) {
 		{name: "drop all add one", spec: Spec{CapDrop: []string{"ALL"}, CapAdd: []string{"net_raw"}}, caps: 1 << 13},
 		{name: "unknown cap", spec: Spec{CapAdd: []string{"CAP_WIZARD"}}, err: `unknown capability "CAP_WIZARD" in --cap-add`},
 		{name: "contradiction", spec: Spec{CapAdd: []string{"ALL"}, CapDrop: []string{"ALL"}}, err: "contradict"},
-		{name: "errno everything", spec: Spec{Seccomp: errnoAll}, err: `--seccomp "` + errnoAll + `" denies execve: the workload cannot start`},
+		{name: "errno everything", spec: Spec{Seccomp: errnoAll}, err: `Seccomp "` + errnoAll + `" denies execve: the workload cannot start`},
 		{name: "kills execve", spec: Spec{Seccomp: killExec}, err: "denies execve"},
 		{name: "traces execve", spec: Spec{Seccomp: traceExec}, err: "denies execve"},
 		{name: "logs execve", spec: Spec{Seccomp: logExec}, caps: caps.Default()},
 		{name: "execveat, futex denied", spec: Spec{Seccomp: noExecveat}, caps: caps.Default()},
 		{name: "missing file", spec: Spec{Seccomp: filepath.Join(dir, "nope.json")}, err: "nope.json"},
-		{name: "bad profile", spec: Spec{Seccomp: bad}, err: `--seccomp "` + bad + `": seccomp profile: syscalls[0].names[0]: unknown syscall "nope"`},
+		{name: "bad profile", spec: Spec{Seccomp: bad}, err: `Seccomp "` + bad + `": seccomp profile: syscalls[0].names[0]: unknown syscall "nope"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			set, f, err := hardening(&tc.spec)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != "Seccomp" && fe.Field != "CapAdd" {
+					t.Errorf("err = %#v, want a *FieldError of Seccomp or CapAdd", err)
 				}
 				return
 			}
@@ -79,12 +84,15 @@ func TestReadOnlyWarning(t *testing.T) {
 	}{
 		{name: "default caps", spec: Spec{Volumes: ro, ReadOnly: true}, set: caps.Default()},
 		{name: "no read-only mount", spec: Spec{Volumes: ro[:1]}, set: admin},
-		{name: "ro volumes", spec: Spec{Volumes: ro}, set: admin, want: "rbox: warning: SYS_ADMIN (--cap-add) lets the workload remount the :ro volumes read-write (see SECURITY.md)"},
-		{name: "read-only root", spec: Spec{ReadOnly: true}, set: admin, want: "remount the --read-only root read-write"},
-		{name: "both", spec: Spec{Volumes: ro, ReadOnly: true}, set: admin, want: "the :ro volumes and the --read-only root"},
+		{name: "ro volumes", spec: Spec{Volumes: ro}, set: admin, want: "SYS_ADMIN (CapAdd) lets the workload remount the :ro volumes read-write (see SECURITY.md)"},
+		{name: "read-only root", spec: Spec{ReadOnly: true}, set: admin, want: "remount the ReadOnly root read-write"},
+		{name: "both", spec: Spec{Volumes: ro, ReadOnly: true}, set: admin, want: "the :ro volumes and the ReadOnly root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := readOnlyWarning(&tc.spec, tc.set)
+			got := ""
+			if w := readOnlyWarning(&tc.spec, tc.set); w != nil {
+				got = w.Error()
+			}
 			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) || strings.Contains(got, "\n") {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
@@ -108,16 +116,19 @@ func TestSeccompWarning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := seccompWarning(s, f)
+		got := ""
+		if w := seccompWarning(s, f); w != nil {
+			got = w.Error()
+		}
 		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: warning %q, want %q", tc.profile, got, tc.want)
 		}
 	}
-	if w := seccompWarning(&Spec{}, nil); w != "" {
+	if w := seccompWarning(&Spec{}, nil); w != nil {
 		t.Errorf("unconfined: warning %q", w)
 	}
 	_, f, _ := hardening(&Spec{})
-	if w := seccompWarning(&Spec{}, f); w != "" {
+	if w := seccompWarning(&Spec{}, f); w != nil {
 		t.Errorf("the default profile: warning %q", w)
 	}
 }

@@ -143,26 +143,25 @@ func dirOf(src string) (string, error) {
 	return real, nil
 }
 
-func validatePersist(s *Spec) error {
+// planPersist makes the --persist directory absolute and refuses one that
+// is not a directory, overlaps the image, or others can enter.
+func planPersist(s *Spec) error {
 	if s.Persist == "" {
 		return nil
 	}
-	if s.ReadOnly {
-		return errors.New("--persist and --read-only conflict: a read-only root keeps no changes; drop one")
-	}
 	abs, err := filepath.Abs(s.Persist)
 	if err != nil {
-		return fmt.Errorf("--persist %q: %w", s.Persist, err)
+		return fieldErr("Persist", s.Persist, "{Persist} %q: %w", s.Persist, err)
 	}
 	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
-		return fmt.Errorf("--persist %q is not a directory: give a directory (it is created if missing)", s.Persist)
+		return fieldErr("Persist", s.Persist, "{Persist} %q is not a directory: give a directory (it is created if missing)", s.Persist)
 	}
 	over, err := overlap(abs, s.Rootfs)
 	if err != nil {
-		return fmt.Errorf("--persist %q: %w", s.Persist, unwrapPath(err, abs))
+		return fieldErr("Persist", s.Persist, "{Persist} %q: %w", s.Persist, unwrapPath(err, abs))
 	}
 	if over {
-		return fmt.Errorf("--persist %q overlaps the rootfs %q: keep the writable layer outside the image", s.Persist, s.Rootfs)
+		return fieldErr("Persist", s.Persist, "{Persist} %q overlaps the rootfs %q: keep the writable layer outside the image", s.Persist, s.Rootfs)
 	}
 	if st, err := os.Stat(abs); err == nil {
 		if err := checkLayerMode(st, s.Persist); err != nil {
@@ -187,14 +186,14 @@ func checkVolumesAgainstLayer(s *Spec) error {
 		}
 		dir, err := dirOf(v.Source)
 		if err != nil {
-			return fmt.Errorf("invalid -v %s:%s: %w", v.Source, v.Target, unwrapPath(err, v.Source))
+			return fieldErr("Volumes", v.Source+":"+v.Target, "invalid {Volumes} %s:%s: %w", v.Source, v.Target, unwrapPath(err, v.Source))
 		}
 		over, err := overlap(s.Persist, dir)
 		if err != nil {
-			return fmt.Errorf("--persist %q: %w", s.Persist, unwrapPath(err, s.Persist))
+			return fieldErr("Persist", s.Persist, "{Persist} %q: %w", s.Persist, unwrapPath(err, s.Persist))
 		}
 		if over {
-			return fmt.Errorf("invalid -v %s:%s: the host path overlaps the --persist directory %q; mount it :ro or keep the layer out of it", v.Source, v.Target, s.Persist)
+			return fieldErr("Volumes", v.Source+":"+v.Target, "invalid {Volumes} %s:%s: the host path overlaps the {Persist} directory %q; mount it :ro or keep the layer out of it", v.Source, v.Target, s.Persist)
 		}
 	}
 	return nil
@@ -207,13 +206,13 @@ func checkVolumesAgainstLayer(s *Spec) error {
 func checkLayerMode(st os.FileInfo, name string) error {
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fmt.Errorf("--persist %q: no owner and mode to check", name)
+		return fieldErr("Persist", name, "{Persist} %q: no owner and mode to check", name)
 	}
 	if int(sys.Uid) != os.Getuid() {
-		return fmt.Errorf("--persist %q belongs to uid %d, not you: use a directory of your own", name, sys.Uid)
+		return fieldErr("Persist", name, "{Persist} %q belongs to uid %d, not you: use a directory of your own", name, sys.Uid)
 	}
 	if mode := st.Mode().Perm(); mode&0o011 != 0 {
-		return fmt.Errorf("--persist %q has mode %04o: other users could reach files the sandbox makes there (a setuid one, say); chmod 700 %q, or give a new path and rbox creates it 0700", name, mode, name)
+		return fieldErr("Persist", name, "{Persist} %q has mode %04o: other users could reach files the sandbox makes there (a setuid one, say); chmod 700 %q, or give a new path and rbox creates it 0700", name, mode, name)
 	}
 	return nil
 }
@@ -223,11 +222,11 @@ func checkLayerMode(st os.FileInfo, name string) error {
 // run.
 func lockPersist(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, unwrapPath(err, dir))
+		return nil, fieldErr("Persist", dir, "{Persist} %q: %w", dir, unwrapPath(err, dir))
 	}
 	f, err := os.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("--persist %q: %w", dir, unwrapPath(err, dir))
+		return nil, fieldErr("Persist", dir, "{Persist} %q: %w", dir, unwrapPath(err, dir))
 	}
 	st, err := f.Stat()
 	if err == nil {
@@ -239,7 +238,7 @@ func lockPersist(dir string) (func(), error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("--persist %q is in use by another rbox sandbox: wait for it or use another directory", dir)
+		return nil, fieldErr("Persist", dir, "{Persist} %q is in use by another rbox sandbox: wait for it or use another directory", dir)
 	}
 	return func() { f.Close() }, nil
 }

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -29,7 +28,7 @@ func checkRootfsReadable(rootfs string, plan idmap.Plan) error {
 		if unix.Access(p, unix.R_OK|unix.X_OK) == nil {
 			continue
 		}
-		return fmt.Errorf("--rootfs %q: %q (owner uid %d, mode %04o) cannot be read by the sandbox's root, which has your permissions on files of IDs it does not map; make the image readable by you (chmod -R a+rX, or chown -R to you)", rootfs, p, st.Uid, st.Mode&0o7777)
+		return fieldErr("Rootfs", rootfs, "{Rootfs} %q: %q (owner uid %d, mode %04o) cannot be read by the sandbox's root, which has your permissions on files of IDs it does not map; make the image readable by you (chmod -R a+rX, or chown -R to you)", rootfs, p, st.Uid, st.Mode&0o7777)
 	}
 	return nil
 }
@@ -54,8 +53,13 @@ const (
 )
 
 // checkLayerSpace refuses a writable layer on a filesystem that is out of
-// space or inodes. flag names what put the layer there.
-func checkLayerSpace(dir, flag string) error {
+// space or inodes: dir is the --persist directory (persist) or the state
+// directory.
+func checkLayerSpace(dir string, persist bool) error {
+	what := "state directory"
+	if persist {
+		what = "{Persist}"
+	}
 	// A --persist directory may not exist yet: its parent's filesystem
 	// is the one it will be made on.
 	if base, err := existingBase(dir); err == nil {
@@ -67,17 +71,17 @@ func checkLayerSpace(dir, flag string) error {
 	}
 	// Some filesystems (btrfs) report no inode counts at all.
 	if fs.Files > 0 && fs.Ffree < minFreeInodes {
-		return fmt.Errorf("%s: the filesystem of the writable layer %q has %d free inodes (df -i %q): free some, or %s", flag, dir, fs.Ffree, dir, elsewhere(flag))
+		return fieldErr("Persist", dir, what+": the filesystem of the writable layer %q has %d free inodes (df -i %q): free some, or "+elsewhere(persist), dir, fs.Ffree, dir)
 	}
 	if free := fs.Bavail * uint64(fs.Bsize); free < minFreeBytes {
-		return fmt.Errorf("%s: the filesystem of the writable layer %q has %d KiB free (df %q): free some space, or %s", flag, dir, free>>10, dir, elsewhere(flag))
+		return fieldErr("Persist", dir, what+": the filesystem of the writable layer %q has %d KiB free (df %q): free some space, or "+elsewhere(persist), dir, free>>10, dir)
 	}
 	return nil
 }
 
-func elsewhere(flag string) string {
-	if flag == "--persist" {
-		return "give --persist a directory on another filesystem"
+func elsewhere(persist bool) string {
+	if persist {
+		return "give {Persist} a directory on another filesystem"
 	}
-	return "use --persist DIR on another filesystem"
+	return "use {Persist} DIR on another filesystem"
 }

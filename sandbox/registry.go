@@ -16,7 +16,7 @@ import (
 
 // Info is a sandbox as rbox ps shows it.
 type Info struct {
-	Meta
+	state.Meta
 	// Running is true while its supervisor holds the lock.
 	Running bool `json:"running"`
 	dir     string
@@ -38,7 +38,7 @@ func running(dir string) bool { return state.LockHeld(dir + ".lock") }
 // left without its directory or meta.json by a supervisor killed while it
 // started.
 func List(root string) ([]*Info, error) {
-	if err := ensureRoot(root); err != nil {
+	if err := state.EnsureRoot(root); err != nil {
 		return nil, err
 	}
 	entries, err := os.ReadDir(root)
@@ -52,7 +52,7 @@ func List(root string) ([]*Info, error) {
 			continue
 		}
 		dir := filepath.Join(root, id)
-		m, err := readMeta(dir)
+		m, err := state.ReadMeta(dir)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && !running(dir) {
 				removeDead(root, dir)
@@ -63,7 +63,7 @@ func List(root string) ([]*Info, error) {
 			continue // not written by the supervisor of this directory
 		}
 		info := &Info{Meta: *m, Running: running(dir), dir: dir}
-		if !info.Running && info.Status != StatusExited {
+		if !info.Running && info.Status != state.Exited {
 			removeDead(root, dir)
 			continue
 		}
@@ -84,8 +84,8 @@ func removeDead(root, dir string) {
 		f.Close()
 		return
 	}
-	if removeTree(dir) == nil {
-		forget(root, dir, f)
+	if state.RemoveTree(dir) == nil {
+		state.Forget(root, dir, f)
 		return
 	}
 	f.Close() // files of subordinate IDs: the next rbox exec reaps them
@@ -164,7 +164,7 @@ func Wait(root, ref string) (int, error) {
 			break
 		}
 	}
-	m, err := readMeta(i.dir)
+	m, err := state.ReadMeta(i.dir)
 	if err != nil || m.ExitCode == nil {
 		return 0, fmt.Errorf("sandbox %q ended without recording a status (its supervisor was killed)", i.Name)
 	}
@@ -188,11 +188,11 @@ func Remove(root, ref string, o Options) error {
 		f.Close()
 		return fmt.Errorf("sandbox %q is busy", i.Name)
 	}
-	if err := removeTree(i.dir); err != nil {
+	if err := state.RemoveTree(i.dir); err != nil {
 		f.Close()
 		return fmt.Errorf("remove %s: %w", i.dir, err)
 	}
-	forget(root, i.dir, f)
+	state.Forget(root, i.dir, f)
 	return nil
 }
 

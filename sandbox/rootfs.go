@@ -68,7 +68,7 @@ func chooseOverlay(c *overlay.Config, spec *Spec, plan idmap.Plan) (string, erro
 		return "", nil
 	}
 	if c.FuseOverlayFS == "" {
-		return "", fmt.Errorf("--rootfs %q: %s, outside the sandbox's ID map, and kernel overlayfs cannot copy such files up: install fuse-overlayfs (apt-get install fuse-overlayfs), or run with --read-only", spec.Rootfs, who)
+		return "", fieldErr("Rootfs", spec.Rootfs, "{Rootfs} %q: %s, outside the sandbox's ID map, and kernel overlayfs cannot copy such files up: install fuse-overlayfs (apt-get install fuse-overlayfs), or run with {ReadOnly}", spec.Rootfs, who)
 	}
 	c.Driver = overlay.Fuse
 	return fmt.Sprintf("notice: --rootfs %q: %s, outside the sandbox's ID map: using fuse-overlayfs, which can copy its files up", spec.Rootfs, who), nil

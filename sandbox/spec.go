@@ -4,10 +4,12 @@ import (
 	"time"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/slirp"
 )
 
-// Spec describes one sandbox run. The CLI fills it; Validate checks it.
+// Spec describes one sandbox run, as a front end gives it: pure data. The
+// CLI fills it from flags; Validate checks it alone, Plan against the host.
 type Spec struct {
 	// Name names the sandbox for rbox ps, enter, kill, wait, logs and rm;
 	// empty for a generated one (rbox-<id>).
@@ -40,7 +42,12 @@ type Spec struct {
 	LayerSize string   `json:"layerSize,omitempty"`
 	Volumes   []Volume `json:"volumes,omitempty"`
 	Tmpfs     []Tmpfs  `json:"tmpfs,omitempty"`
-	IDMap     string   `json:"idmap"`
+	// IDMap is auto, full or single: how Plan builds the ID map from
+	// /etc/subuid and /etc/subgid. UIDMappings and GIDMappings, when
+	// given (an OCI bundle's), are the map itself instead.
+	IDMap       string          `json:"idmap"`
+	UIDMappings []idmap.Mapping `json:"uidMappings,omitempty"`
+	GIDMappings []idmap.Mapping `json:"gidMappings,omitempty"`
 	// Timeout ends the workload with SIGTERM after this long, and with
 	// SIGKILL StopTimeout later; zero means no limit.
 	Timeout     time.Duration `json:"timeout,omitempty"`

@@ -1,21 +1,17 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/idmap"
@@ -40,184 +36,133 @@ type Options struct {
 	// CgroupEnv is how to reach the user's systemd (the CLI reads the
 	// variables); used only when the Spec asks for limits or statistics.
 	CgroupEnv cgroupv2.Env
-	// SubUIDFile and SubGIDFile default to /etc/subuid and /etc/subgid.
-	SubUIDFile, SubGIDFile string
 	// Status, when set, is filled as the run goes (see Status).
 	Status *Status
+	// Words renders the {Field} references of a notice the run prints
+	// (cmd/rbox: the flag); nil leaves the Go names.
+	Words func(field string) string
 }
 
-// ExitError is a failure of rbox itself, with the status to exit with.
-type ExitError struct {
-	Code int
-	Err  error
+// ExitTimeout is the status of a run ended by --timeout, as timeout(1).
+const ExitTimeout = 124
+
+// exitFailure is the status of rbox's own failures, as docker's.
+const exitFailure = 125
+
+// cleanup is a stack of undo steps: every resource the run acquires
+// pushes the step that lets it go, and the run pops them all, the last
+// first, however it ends.
+type cleanup []func()
+
+func (c *cleanup) push(f func()) { *c = append(*c, f) }
+
+func (c *cleanup) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+	*c = nil
 }
 
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
+// supervisor is one run of a sandbox.
+type supervisor struct {
+	p     *Plan
+	spec  *Spec
+	o     Options
+	epoch int64
+	undo  cleanup
 
-func fail(err error) error { return &ExitError{Code: 125, Err: err} }
+	st      *state.Box
+	meta    *state.Meta
+	cgm     cgroupv2.Manager
+	cg      *cgroupv2.Cgroup
+	nw      *slirp.Network
+	sb      *userns.Sandbox
+	waited  bool        // sb's init has been waited for
+	started atomic.Bool // the workload runs
+	code    int         // the status the run ends with
+}
 
-// Run runs the sandbox to its end and returns the workload's exit status.
-// A non-nil error is rbox's own failure, already carrying its status.
-func Run(spec *Spec, o Options) (int, error) {
-	epoch := userns.Now()
+// Run runs the planned sandbox to its end. It returns the status to exit
+// with: the workload's (128+N for a signal, 124 for --timeout), or
+// 125-127 with the error when rbox itself, or the start of the workload,
+// failed.
+func Run(p *Plan, o Options) (int, error) {
+	s := &supervisor{p: p, spec: &p.Spec, o: o, epoch: userns.Now(), code: exitFailure}
+	code, err := s.run()
+	if err != nil && s.sb != nil && !s.waited {
+		// Before anything else is undone: the init must not outlive its
+		// network, cgroup or state directory.
+		s.sb.Kill()
+	}
+	s.code = code
+	s.undo.run()
+	s.debugf("supervisor: state removed")
+	return code, err
+}
+
+func (s *supervisor) debugf(format string, a ...any) {
+	if s.spec.Debug {
+		userns.Debugf(s.epoch, format, a...)
+	}
+}
+
+func (s *supervisor) run() (int, error) {
+	spec, o, p := s.spec, s.o, s.p
 	// Nothing we inherited beyond stdio may reach the helpers or the
 	// sandbox.
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	debugf := func(format string, a ...any) {
-		if spec.Debug {
-			userns.Debugf(epoch, format, a...)
-		}
-	}
-	capSet, filter, err := hardening(spec)
-	if err != nil {
-		return 125, fail(err)
-	}
-	if w := readOnlyWarning(spec, capSet); w != "" {
-		fmt.Fprintln(o.Stderr, w)
-	}
-	if w := seccompWarning(spec, filter); w != "" {
-		fmt.Fprintf(o.Stderr, "rbox: warning: %s\n", w)
-	}
-	plan, helpers, err := planIDMap(spec, o)
-	if err != nil {
-		return 125, fail(err)
-	}
-	if spec.User != "" {
-		if err := checkNumericUser(spec.User, plan); err != nil {
-			return 125, fail(err)
-		}
-	}
-	if err := checkRootfsReadable(spec.Rootfs, plan); err != nil {
-		return 125, fail(err)
-	}
 
 	// The network's helpers, the tun device and the host ports are checked
-	// before anything exists, too.
-	mode, err := slirp.ParseMode(spec.Net)
-	if err != nil {
-		return 125, fail(err)
-	}
-	netCfg := slirp.Config{Mode: mode, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable}
+	// before anything exists.
+	netCfg := slirp.Config{Mode: p.Net, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable}
 	if netCfg.Executable == "" {
 		netCfg.Executable = "/proc/self/exe"
 	}
 	if err := slirp.Check(netCfg); err != nil {
-		return 125, fail(err)
+		return exitFailure, netError(spec, p.Net, err)
 	}
 
 	// The cgroup manager is picked before anything exists, so a host
 	// that cannot give limits refuses them with nothing to clean up.
-	var cgm cgroupv2.Manager
 	if spec.NeedsCgroup() {
-		if cgm, err = openCgroupManager(spec, o); err != nil {
-			return 125, fail(err)
-		}
-		defer cgm.Close()
-		debugf("supervisor: cgroup manager %s", cgm.Kind())
-	}
-
-	st, err := newState(o.StateRoot, spec.Name)
-	if err != nil {
-		return 125, fail(err)
-	}
-	st.keep = o.Detached != nil
-	if o.Status != nil {
-		o.Status.Name, o.Status.ID = st.name, st.id
-	}
-	meta := &Meta{
-		ID: st.id, Name: st.name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
-		Detached: st.keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: StatusRunning,
-	}
-	if meta.SupervisorStart, err = state.ProcStart(meta.SupervisorPid); err != nil {
-		st.release(nil)
-		return 125, fail(fmt.Errorf("read the supervisor's start time: %w", err))
-	}
-	for _, p := range spec.Ports {
-		meta.Ports = append(meta.Ports, p.String())
-	}
-	code := 125
-	// A detached sandbox whose workload never started is not kept: the
-	// failure went to the user who asked for it.
-	var started atomic.Bool
-	defer func() {
-		if st.keep && !started.Load() {
-			st.keep = false
-		}
-		if st.keep {
-			if o.Status != nil && o.Status.Done != nil {
-				o.Status.Done(code)
-			}
-			meta.Status, meta.ExitCode, meta.Finished = StatusExited, &code, time.Now()
-			writeMeta(st.dir, meta)
-		}
-		st.release(func(dirs []string) error { return reap(dirs, plan, helpers, o) })
-		debugf("supervisor: state removed")
-	}()
-	if st.keep {
-		// From here on everything the sandbox and we print goes to its log.
-		log, err := os.OpenFile(filepath.Join(st.dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+		cgm, err := openCgroupManager(spec, o)
 		if err != nil {
-			return 125, fail(err)
+			return exitFailure, err
 		}
-		defer log.Close()
-		o.Stdout, o.Stderr = log, log
+		s.cgm = cgm
+		s.undo.push(func() { cgm.Close() })
+		s.debugf("supervisor: cgroup manager %s", cgm.Kind())
 	}
 
-	spaceDir, flag := st.dir, "state directory"
-	if spec.Persist != "" {
-		spaceDir, flag = spec.Persist, "--persist"
+	if err := s.openState(); err != nil {
+		return exitFailure, err
 	}
-	tl, tupper, twork, err := tmpfsLayer(spec, o.StateRoot, st.layer(), o.Stderr)
+	o = s.o // a detached sandbox's output goes to its log now
+	merged, rootfs, err := s.prepareLayer()
 	if err != nil {
-		return 125, fail(err)
-	}
-	if err := checkLayerSpace(spaceDir, flag); tl == nil && err != nil {
-		return 125, fail(err)
-	}
-	layerDir := st.layer()
-	if spec.Persist != "" {
-		unlock, err := lockPersist(spec.Persist)
-		if err != nil {
-			return 125, fail(err)
-		}
-		defer unlock()
-		layerDir = spec.Persist
-	}
-	upper, work, err := tupper, twork, error(nil)
-	if tl == nil {
-		upper, work, err = overlay.Prepare(layerDir, spec.Rootfs)
-	}
-	if err != nil {
-		return 125, fail(err)
-	}
-	merged := filepath.Join(st.layer(), "merged")
-	if err := os.Mkdir(merged, 0o700); err != nil {
-		return 125, fail(err)
+		return exitFailure, err
 	}
 
-	debugf("supervisor: state %s, id map %s", st.dir, mapName(plan))
-	cfg := initConfig(spec, st, plan)
-	cfg.Epoch = epoch
-	cfg.Caps, cfg.Seccomp = capSet, filter
-	debugf("supervisor: capabilities [%s], seccomp %s", capSet, seccompName(spec, filter))
-	cfg.Rootfs = overlay.Config{Lower: spec.Rootfs, Lowers: spec.Layers, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
-	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
-		cfg.Rootfs.FuseOverlayFS = p
-	}
-	if cfg.Rootfs.Generated, err = generatedLayer(genDir(st.layer(), tl), spec, cfg.Files); err != nil {
-		return 125, fail(err)
+	st := s.st
+	s.debugf("supervisor: state %s, id map %s", st.Dir, mapName(p.IDMap))
+	cfg := initConfig(spec, st, p.IDMap)
+	cfg.Epoch = s.epoch
+	cfg.Caps, cfg.Seccomp = p.Caps, p.Seccomp
+	s.debugf("supervisor: capabilities [%s], seccomp %s", p.Caps, seccompName(spec, p.Seccomp))
+	cfg.Rootfs = rootfs
+	if cfg.Rootfs.Generated, err = generatedLayer(genDir(st.Layer(), rootfs.Tmpfs), spec, cfg.Files); err != nil {
+		return exitFailure, err
 	} else if cfg.Rootfs.Generated != "" {
 		cfg.Files = nil
 	}
-	if line, err := chooseOverlay(&cfg.Rootfs, spec, plan); err != nil {
-		return 125, fail(err)
+	if line, err := chooseOverlay(&cfg.Rootfs, spec, p.IDMap); err != nil {
+		return exitFailure, err
 	} else if line != "" {
 		fmt.Fprintf(o.Stderr, "rbox: %s\n", line)
 	}
 	cfg.Merged = merged
-	cfg.Cgroup = cgm != nil
-	if spec.Tty && !st.keep {
+	cfg.Cgroup = s.cgm != nil
+	if spec.Tty && !st.Keep {
 		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Rows, cfg.Cols = ws.Row, ws.Col
 		}
@@ -225,117 +170,211 @@ func Run(spec *Spec, o Options) (int, error) {
 
 	sb, err := userns.Start(cfg, userns.StartOptions{
 		Executable: o.Executable,
-		NewNetwork: spec.Net != NetHost,
-		SealedCopy: needSealedCopy(capSet, o.Executable),
-		Cgroup:     cgm != nil,
+		NewNetwork: p.Net.Kind != NetHost,
+		SealedCopy: needSealedCopy(p.Caps, o.Executable),
+		Cgroup:     s.cgm != nil,
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
-		return 125, fail(err)
+		return exitFailure, err
 	}
-	debugf("supervisor: init cloned, pid %d (%d in /proc)", sb.Pid(), sb.ProcPid())
-	meta.InitPid = sb.Pid()
-	if meta.InitStart, err = state.ProcStart(sb.ProcPid()); err != nil {
-		sb.Kill()
-		return 125, fail(fmt.Errorf("read the init's start time: %w", err))
+	s.sb = sb
+	s.debugf("supervisor: init cloned, pid %d (%d in /proc)", sb.Pid(), sb.ProcPid())
+	s.meta.InitPid = sb.Pid()
+	if s.meta.InitStart, err = state.ProcStart(sb.ProcPid()); err != nil {
+		return exitFailure, fmt.Errorf("read the init's start time: %w", err)
 	}
-	if err := writeMeta(st.dir, meta); err != nil {
-		sb.Kill()
-		return 125, fail(err)
+	if err := state.WriteMeta(st.Dir, s.meta); err != nil {
+		return exitFailure, err
 	}
-	if err := idmap.Apply(plan, sb.Pid(), helpers); plan.Full && err != nil {
-		sb.Kill()
-		return 125, fail(fmt.Errorf("write the sandbox's ID map: %w", err))
-	}
-	if plan.Full {
-		debugf("supervisor: newuidmap and newgidmap done")
+	if p.IDMap.Full {
+		if err := idmap.Apply(p.IDMap, sb.Pid(), p.Helpers); err != nil {
+			return exitFailure, fmt.Errorf("write the sandbox's ID map: %w", err)
+		}
+		s.debugf("supervisor: newuidmap and newgidmap done")
 	}
 	// The init waits for "go": it is in its cgroup before anything of the
 	// sandbox runs, and its cgroup namespace will be rooted there.
-	var cg *cgroupv2.Cgroup
-	if cgm != nil {
-		defer func() { destroyCgroup(cgm, cg, o.StateRoot, o.Stderr) }()
-		if cg, err = createCgroup(cgm, spec, st.id, sb.Pid()); err != nil {
-			sb.Kill()
-			return 125, fail(err)
+	if s.cgm != nil {
+		s.undo.push(func() { destroyCgroup(s.cgm, s.cg, o.StateRoot, s.o.Stderr) })
+		if s.cg, err = createCgroup(s.cgm, spec, st.ID, sb.Pid()); err != nil {
+			return exitFailure, err
 		}
-		cfg.CgroupLeaf = cg.Workload()
-		debugf("supervisor: cgroup %s", cg.Path())
+		cfg.CgroupLeaf = s.cg.Workload()
+		s.debugf("supervisor: cgroup %s", s.cg.Path())
 	}
 	// The user-mode network: its helper against the init's pid, while the
 	// init waits; the init configures its side before it pivots.
-	var netDied <-chan struct{}
-	var nw *slirp.Network
-	if mode.UserMode() {
-		netCfg.StateDir = st.dir
+	if p.Net.UserMode() {
+		netCfg.StateDir = st.Dir
 		netCfg.Log = io.Discard
 		if spec.Debug {
-			netCfg.Log = o.Stderr
+			netCfg.Log = s.o.Stderr
 		}
-		if nw, err = slirp.Start(netCfg, sb.ProcPid()); err != nil {
-			sb.Kill()
-			return 125, fail(err)
+		if s.nw, err = slirp.Start(netCfg, sb.ProcPid()); err != nil {
+			return exitFailure, netError(spec, p.Net, err)
 		}
-		defer nw.Close()
-		netDied = nw.Died()
-		cfg.Network = nw.Child()
+		s.undo.push(func() { s.nw.Close() })
+		cfg.Network = s.nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 		resolv := userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644}
 		if cfg.Rootfs.Generated == "" {
 			cfg.Files = append(cfg.Files, resolv)
 		} else if err := writeGenerated(cfg.Rootfs.Generated, resolv.Path, resolv.Content); err != nil {
-			sb.Kill()
-			return 125, fail(err)
+			return exitFailure, err
 		}
-		debugf("supervisor: network %s up (%s, pid %d)", mode, mode.Helper(), nw.HelperPid())
+		s.debugf("supervisor: network %s up (%s, pid %d)", p.Net, p.Net.Helper(), s.nw.HelperPid())
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	defer signal.Stop(sigs)
+	s.undo.push(func() { signal.Stop(sigs) })
 	if err := sb.Go(); err != nil {
-		sb.Kill()
-		return 125, fail(err)
+		return exitFailure, err
 	}
-	if nw != nil && len(spec.Ports) > 0 {
-		if err := nw.Publish(); err != nil {
-			sb.Kill()
-			return 125, fail(err)
+	if s.nw != nil && len(spec.Ports) > 0 {
+		if err := s.nw.Publish(); err != nil {
+			return exitFailure, netError(spec, p.Net, err)
 		}
 		if err := sb.PortsPublished(); err != nil {
-			sb.Kill()
-			return 125, fail(err)
+			return exitFailure, err
 		}
-		debugf("supervisor: ports published")
+		s.debugf("supervisor: ports published")
 	}
 	// rbox exec creates and starts at once: "start" waits in the socket
 	// for the init to reach it, so the exec path pays no round trip.
 	if err := sb.StartWorkload(); err != nil {
-		sb.Kill()
-		return 125, fail(err)
+		return exitFailure, err
 	}
-	began := time.Now()
+	return s.wait(sigs)
+}
 
+// openState makes the sandbox's state directory and its meta.json; its
+// undo writes the outcome of a kept sandbox and removes the rest.
+func (s *supervisor) openState() error {
+	o, spec := s.o, s.spec
+	st, err := state.NewBox(o.StateRoot, spec.Name)
+	var inUse *state.NameInUseError
+	if errors.As(err, &inUse) {
+		return fieldErr("Name", spec.Name, "the name %q is in use by sandbox %s: pick another {Name}, or rbox rm %s once it has exited", inUse.Name, inUse.ID, inUse.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.st = st
+	st.Keep = o.Detached != nil
+	if o.Status != nil {
+		o.Status.Name, o.Status.ID = st.Name, st.ID
+	}
+	s.meta = &state.Meta{
+		ID: st.ID, Name: st.Name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
+		Detached: st.Keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: state.Running,
+	}
+	for _, p := range spec.Ports {
+		s.meta.Ports = append(s.meta.Ports, p.String())
+	}
+	s.undo.push(func() {
+		// A detached sandbox whose workload never started is not kept:
+		// the failure went to the user who asked for it.
+		if st.Keep && !s.started.Load() {
+			st.Keep = false
+		}
+		if st.Keep {
+			if o.Status != nil && o.Status.Done != nil {
+				o.Status.Done(s.code)
+			}
+			code := s.code
+			s.meta.Status, s.meta.ExitCode, s.meta.Finished = state.Exited, &code, time.Now()
+			state.WriteMeta(st.Dir, s.meta)
+		}
+		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
+	})
+	if s.meta.SupervisorStart, err = state.ProcStart(s.meta.SupervisorPid); err != nil {
+		return fmt.Errorf("read the supervisor's start time: %w", err)
+	}
+	if st.Keep {
+		// From here on everything the sandbox and we print goes to its log.
+		log, err := os.OpenFile(filepath.Join(st.Dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		s.undo.push(func() { log.Close() })
+		s.o.Stdout, s.o.Stderr = log, log
+	}
+	return nil
+}
+
+// prepareLayer makes the writable layer (in the state directory, or the
+// locked --persist directory) and the overlay's mount point.
+func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
+	spec, st := s.spec, s.st
+	spaceDir := st.Dir
+	if spec.Persist != "" {
+		spaceDir = spec.Persist
+	}
+	tl, tupper, twork, err := tmpfsLayer(spec, s.o.StateRoot, st.Layer(), s.o.Stderr, s.o.Words)
+	if err != nil {
+		return "", overlay.Config{}, err
+	}
+	if err := checkLayerSpace(spaceDir, spec.Persist != ""); tl == nil && err != nil {
+		return "", overlay.Config{}, err
+	}
+	layerDir := st.Layer()
+	if spec.Persist != "" {
+		unlock, err := lockPersist(spec.Persist)
+		if err != nil {
+			return "", overlay.Config{}, err
+		}
+		s.undo.push(unlock)
+		layerDir = spec.Persist
+	}
+	upper, work := tupper, twork
+	if tl == nil {
+		upper, work, err = overlay.Prepare(layerDir, s.p.Root.Dir)
+	}
+	if err != nil {
+		return "", overlay.Config{}, err
+	}
+	merged := filepath.Join(st.Layer(), "merged")
+	if err := os.Mkdir(merged, 0o700); err != nil {
+		return "", overlay.Config{}, err
+	}
+	c := overlay.Config{Lower: s.p.Root.Dir, Lowers: s.p.Root.Layers, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
+	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
+		c.FuseOverlayFS = p
+	}
+	return merged, c, nil
+}
+
+// wait relays signals and the terminal until the init exits, and ends
+// the workload at --timeout.
+func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
+	spec, o, sb := s.spec, s.o, s.sb
+	began := time.Now()
 	var tty ttyRelay
 	res := make(chan userns.Result, 1)
 	go func() {
 		res <- sb.Wait(userns.Hooks{
 			Pty: func(m *os.File) { tty.start(m, o) },
 			Exited: func() {
-				if cg != nil {
-					cg.WorkloadEnded()
+				if s.cg != nil {
+					s.cg.WorkloadEnded()
 				}
 			},
 			Started: func(int) {
-				started.Store(true)
+				s.started.Store(true)
 				if o.Status != nil {
 					o.Status.WorkloadStarted = time.Now()
 				}
 				if o.Detached != nil {
-					reportDetached(o.Detached, st.name, nil)
+					reportDetached(o.Detached, s.st.Name, 0, nil)
 				}
 			},
 		})
 	}()
+	var netDied <-chan struct{}
+	if s.nw != nil {
+		netDied = s.nw.Died()
+	}
 	// --timeout: SIGTERM at the deadline, SIGKILL after the grace period,
 	// and the status coreutils timeout(1) uses.
 	var deadline, grace <-chan time.Time
@@ -345,14 +384,14 @@ func Run(spec *Spec, o Options) (int, error) {
 	timedOut := false
 	for {
 		select {
-		case s := <-sigs:
-			if s == unix.SIGWINCH && tty.resize() {
+		case sig := <-sigs:
+			if sig == unix.SIGWINCH && tty.resize() {
 				continue
 			}
-			sb.Signal(s)
+			sb.Signal(sig)
 		case <-netDied:
 			netDied = nil
-			fmt.Fprintf(o.Stderr, "rbox: %s (pid %d) exited during the run: the sandbox has no network any more\n", mode.Helper(), nw.HelperPid())
+			fmt.Fprintf(o.Stderr, "rbox: %s (pid %d) exited during the run: the sandbox has no network any more\n", s.p.Net.Helper(), s.nw.HelperPid())
 		case <-deadline:
 			deadline, timedOut = nil, true
 			fmt.Fprintf(o.Stderr, "rbox: timeout: the workload ran for %s; sending SIGTERM (SIGKILL in %s)\n", spec.Timeout, spec.StopTimeout)
@@ -363,241 +402,41 @@ func Run(spec *Spec, o Options) (int, error) {
 			fmt.Fprintf(o.Stderr, "rbox: timeout: the workload ignored SIGTERM for %s; killing the sandbox\n", spec.StopTimeout)
 			sb.Signal(unix.SIGKILL)
 		case r := <-res:
-			debugf("supervisor: init exited")
+			s.waited = true
+			s.debugf("supervisor: init exited")
 			tty.finish()
-			code = r.Code
+			code := r.Code
 			if o.Status != nil {
 				o.Status.WorkloadCode, o.Status.TimedOut = r.Code, timedOut
 			}
-			if cg != nil {
+			if s.cg != nil {
 				var oom bool
-				code, oom, r.Err = reportCgroup(cg, spec, o.Stderr, time.Since(began), code, r.Err)
+				code, oom, r.Err = reportCgroup(s.cg, spec, o.Stderr, time.Since(began), code, r.Err)
 				if o.Status != nil {
 					o.Status.OOMKilled = &oom
 				}
 			}
 			if timedOut {
-				code = ExitTimeout
-				return code, nil
+				return ExitTimeout, nil
 			}
-			if r.Err != nil {
-				return code, &ExitError{Code: code, Err: r.Err}
-			}
-			return code, nil
+			return code, r.Err
 		}
 	}
 }
 
-// ExitTimeout is the status of a run ended by --timeout, as timeout(1).
-const ExitTimeout = 124
-
-// planIDMap picks the mapping: the user's subordinate ranges when they and
-// the helpers exist, else the user alone, with a warning unless asked for.
-func planIDMap(spec *Spec, o Options) (idmap.Plan, idmap.Helpers, error) {
-	if o.SubUIDFile == "" {
-		o.SubUIDFile = "/etc/subuid"
-	}
-	if o.SubGIDFile == "" {
-		o.SubGIDFile = "/etc/subgid"
-	}
-	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
-	single := idmap.Single(uid, gid)
-	if spec.IDMap == IDMapSingle {
-		return single, idmap.Helpers{}, nil
-	}
-	name := strconv.Itoa(int(uid))
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
-	subuid, err := idmap.ReadSubID(o.SubUIDFile, name, uid)
-	if err != nil {
-		return idmap.Plan{}, idmap.Helpers{}, err
-	}
-	subgid, err := idmap.ReadSubID(o.SubGIDFile, name, uid)
-	if err != nil {
-		return idmap.Plan{}, idmap.Helpers{}, err
-	}
-	helpers, herr := idmap.FindHelpers()
-	var why, probe string
+// netError words a failure of the user-mode network by the field it
+// comes from: a published port, or the network mode.
+func netError(spec *Spec, mode slirp.Mode, err error) error {
+	var pe *slirp.PortError
+	var me *slirp.MissingError
+	var nr *slirp.NotRunningError
 	switch {
-	case len(subuid) == 0:
-		why, probe = fmt.Sprintf("no range for user %q in %s", name, o.SubUIDFile), "subuid"
-	case len(subgid) == 0:
-		why, probe = fmt.Sprintf("no range for user %q in %s", name, o.SubGIDFile), "subgid"
-	case herr != nil:
-		why, probe = herr.Error(), "newuidmap"
-		if strings.Contains(why, "newgidmap") {
-			probe = "newgidmap"
-		}
+	case errors.As(err, &pe):
+		return fieldErr("Ports", pe.Port.String(), "{Ports} %s: %w", pe.Port, err)
+	case errors.As(err, &me):
+		return fieldErr("Net", spec.Net, "{Net} %s %w; or use {Net} none or {Net} host", mode.Kind, err)
+	case errors.As(err, &nr):
+		return fieldErr("Net", spec.Net, "{Net} %s: %w (run with {Debug} to see its output)", mode.Kind, err)
 	}
-	if why == "" {
-		plan, err := idmap.Full(uid, gid, subuid, subgid)
-		if err != nil {
-			return idmap.Plan{}, idmap.Helpers{}, err
-		}
-		return plan, helpers, nil
-	}
-	if spec.IDMap == IDMapFull {
-		return idmap.Plan{}, idmap.Helpers{}, fmt.Errorf("--idmap full: %s; add NAME:START:COUNT lines (see rbox check) or use --idmap single", why)
-	}
-	fmt.Fprintf(o.Stderr, "rbox: warning: %s: mapping only your uid %d to root (rbox check, probe %s, says how to fix it; --idmap single hides this warning)\n", why, uid, probe)
-	return single, idmap.Helpers{}, nil
-}
-
-func mapName(p idmap.Plan) string {
-	if p.Full {
-		return fmt.Sprintf("full (%d uids, %d gids)", idmap.Size(p.UID), idmap.Size(p.GID))
-	}
-	return "single"
-}
-
-// checkNumericUser refuses an unmapped numeric -u UID[:GID] before
-// anything starts; names are checked inside, where the image's /etc/passwd
-// is.
-func checkNumericUser(spec string, plan idmap.Plan) error {
-	u, g, _ := strings.Cut(spec, ":")
-	if n, err := strconv.ParseUint(u, 10, 32); err == nil {
-		if err := idmap.CheckMapped(plan, "uid", uint32(n)); err != nil {
-			return fmt.Errorf("-u %s: %w", spec, err)
-		}
-	}
-	if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-		if err := idmap.CheckMapped(plan, "gid", uint32(n)); err != nil {
-			return fmt.Errorf("-u %s: %w", spec, err)
-		}
-	}
-	return nil
-}
-
-// initConfig derives what the init needs from the Spec.
-func initConfig(spec *Spec, st *boxState, plan idmap.Plan) *userns.Config {
-	hostname := spec.Hostname
-	if hostname == "" {
-		hostname = st.name
-	}
-	cfg := &userns.Config{
-		Args:          spec.Args,
-		Env:           workloadEnv(spec, hostname),
-		Cwd:           spec.Cwd,
-		User:          spec.User,
-		Tty:           spec.Tty,
-		Hostname:      hostname,
-		OwnNetwork:    spec.Net != NetHost,
-		ReadOnly:      spec.ReadOnly,
-		AllowNewPrivs: spec.AllowNewPrivs,
-		IDMap:         plan,
-		Reap:          st.staleDirs(),
-		Debug:         spec.Debug,
-		EnterSocket:   enterSocket(st.dir),
-	}
-	if cfg.Cwd == "" {
-		cfg.Cwd = "/"
-	}
-	for _, v := range spec.Volumes {
-		cfg.Mounts = append(cfg.Mounts, userns.Mount{Kind: userns.Bind, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
-	}
-	for _, t := range spec.Tmpfs {
-		cfg.Mounts = append(cfg.Mounts, userns.Mount{Kind: userns.Tmpfs, Target: t.Target, Size: t.Size, Mode: t.Mode})
-	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
-	cfg.Files = []userns.File{
-		{Path: "/etc/hostname", Content: hostname + "\n", Mode: 0o644},
-		{Path: "/etc/hosts", Content: hosts, Mode: 0o644},
-	}
-	if spec.Net == NetHost {
-		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: string(b), Mode: 0o644})
-		}
-	}
-	return cfg
-}
-
-// workloadEnv adds the defaults to the user's variables; the host's own
-// environment never reaches the workload.
-func workloadEnv(spec *Spec, hostname string) []string {
-	has := map[string]bool{}
-	for _, kv := range spec.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		has[k] = true
-	}
-	var env []string
-	add := func(k, v string) {
-		if !has[k] {
-			env = append(env, k+"="+v)
-		}
-	}
-	add("PATH", DefaultPath)
-	add("HOSTNAME", hostname)
-	if spec.Tty {
-		t := spec.Term
-		if t == "" {
-			t = "xterm"
-		}
-		add("TERM", t)
-	}
-	return append(env, spec.Env...)
-}
-
-// ttyRelay copies between the host's terminal and the sandbox's pty master.
-type ttyRelay struct {
-	mu       sync.Mutex
-	master   *os.File
-	restore  func()
-	hostTerm int
-	done     chan struct{}
-}
-
-func (t *ttyRelay) start(master *os.File, o Options) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.master = master
-	t.hostTerm = -1
-	if term.IsTerminal(int(o.Stdin.Fd())) {
-		if old, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
-			fd := int(o.Stdin.Fd())
-			t.restore = func() { term.Restore(fd, old) }
-			t.hostTerm = fd
-		}
-	}
-	t.done = make(chan struct{})
-	go func() {
-		// EIO marks the end: every slave descriptor is closed.
-		io.Copy(o.Stdout, master)
-		close(t.done)
-	}()
-	go io.Copy(master, o.Stdin)
-	t.resizeLocked()
-}
-
-// resize copies the host's window size to the pty; the kernel then sends
-// SIGWINCH to the workload's foreground process group.
-func (t *ttyRelay) resize() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.master == nil {
-		return false
-	}
-	t.resizeLocked()
-	return true
-}
-
-func (t *ttyRelay) resizeLocked() {
-	if t.hostTerm < 0 {
-		return
-	}
-	if ws, err := unix.IoctlGetWinsize(t.hostTerm, unix.TIOCGWINSZ); err == nil {
-		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
-	}
-}
-
-func (t *ttyRelay) finish() {
-	t.mu.Lock()
-	done, restore := t.done, t.restore
-	t.mu.Unlock()
-	if done != nil {
-		<-done
-	}
-	if restore != nil {
-		restore()
-	}
+	return fieldErr("Net", spec.Net, "{Net} %s: %w", mode.Kind, err)
 }

@@ -1,14 +1,12 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
-	"time"
+	"strings"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/slirp"
 )
@@ -31,128 +29,125 @@ func validHostname(h string) bool {
 	return true
 }
 
-// Validate checks a Spec and makes its host paths absolute. Each error is
-// one line that names the bad value and what to do.
+// Validate checks a Spec on its own: no file system, no host, no
+// compile, and the Spec is not changed (Plan resolves it against the
+// host). Every error is a *FieldError of one line that names the field,
+// the value and what to do.
 func Validate(s *Spec) error {
 	if s.Rootfs == "" {
-		return errors.New("no rootfs: use --rootfs DIR (make testdata builds a busybox one)")
+		return fieldErr("Rootfs", "", "no rootfs: use {Rootfs} DIR (make testdata builds a busybox one)")
 	}
-	abs, err := filepath.Abs(s.Rootfs)
-	if err != nil {
-		return fmt.Errorf("rootfs %q: %w", s.Rootfs, err)
-	}
-	st, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("rootfs %q does not exist: point --rootfs at an unpacked image directory", s.Rootfs)
-	case err != nil:
-		return fmt.Errorf("rootfs %q: %w", s.Rootfs, err)
-	case !st.IsDir():
-		return fmt.Errorf("rootfs %q is not a directory: point --rootfs at an unpacked image directory", s.Rootfs)
-	}
-	s.Rootfs = abs
 	if len(s.Args) == 0 || s.Args[0] == "" {
-		return errors.New("no command: use rbox exec --rootfs DIR -- CMD [ARGS...]")
+		return fieldErr("Args", "", "no command: use rbox exec {Rootfs} DIR -- CMD [ARGS...]")
 	}
 	mode, err := slirp.ParseMode(s.Net)
 	if err != nil {
-		return err
+		return fieldErr("Net", s.Net, "invalid {Net} %q: %v", s.Net, err)
 	}
 	if err := slirp.CheckMTU(s.MTU); err != nil {
-		return err
+		return fieldErr("MTU", fmt.Sprint(s.MTU), "invalid {MTU} %d: %v", s.MTU, err)
 	}
 	if s.MTU != 0 && !mode.UserMode() {
-		return fmt.Errorf("--mtu %d needs --net slirp or --net pasta, not --net %s", s.MTU, s.Net)
+		return fieldErr("MTU", fmt.Sprint(s.MTU), "{MTU} %d needs {Net} slirp or {Net} pasta, not {Net} %s", s.MTU, s.Net)
 	}
 	if len(s.Ports) > 0 && !mode.UserMode() {
-		return fmt.Errorf("-p %s needs --net slirp or --net pasta, not --net %s: under host the sandbox's ports are the host's already, under none nothing can reach it", s.Ports[0], s.Net)
+		return fieldErr("Ports", s.Ports[0].String(), "{Ports} %s needs {Net} slirp or {Net} pasta, not {Net} %s: under host the sandbox's ports are the host's already, under none nothing can reach it", s.Ports[0], s.Net)
 	}
-	if err := slirp.CheckPorts(s.Ports); err != nil {
-		return err
+	if i, j, found := slirp.Conflict(s.Ports); found {
+		a, b := s.Ports[i], s.Ports[j]
+		return fieldErr("Ports", a.String(), "invalid {Ports} %s: host port %d/%s is already published by {Ports} %s; give each a different host port", a, a.HostPort, a.Proto, b)
 	}
 	if err := overlay.CheckDriver(s.Overlay); err != nil {
-		return err
+		return fieldErr("Overlay", s.Overlay, "invalid {Overlay} %q: %v", s.Overlay, err)
 	}
 	switch s.IDMap {
 	case IDMapAuto, IDMapFull, IDMapSingle:
 	default:
-		return fmt.Errorf("invalid --idmap %q: use auto, full or single", s.IDMap)
+		return fieldErr("IDMap", s.IDMap, "invalid {IDMap} %q: use auto, full or single", s.IDMap)
+	}
+	if err := validateMappings(s); err != nil {
+		return err
 	}
 	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
-		return fmt.Errorf("invalid -w %q: the working directory must be an absolute path", s.Cwd)
+		return fieldErr("Cwd", s.Cwd, "invalid {Cwd} %q: the working directory must be an absolute path", s.Cwd)
 	}
 	if s.Hostname != "" && !validHostname(s.Hostname) {
-		return fmt.Errorf("invalid --hostname %q: use letters, digits, '-' and '.', at most 64 characters", s.Hostname)
+		return fieldErr("Hostname", s.Hostname, "invalid {Hostname} %q: use letters, digits, '-' and '.', at most 64 characters", s.Hostname)
 	}
 	if s.Name != "" && !validName(s.Name) {
-		return fmt.Errorf("invalid --name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters", s.Name)
+		return fieldErr("Name", s.Name, "invalid {Name} %q: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters", s.Name)
 	}
-	if s.User != "" {
-		if err := CheckUser(s.User); err != nil {
-			return err
-		}
+	if s.User != "" && !validUser(s.User) {
+		return fieldErr("User", s.User, "invalid {User} %q: use UID[:GID] or NAME[:GROUP]", s.User)
 	}
 	if s.Timeout < 0 {
-		return fmt.Errorf("invalid --timeout %s: a duration must not be negative; give one such as 90s or 5m, or leave it out", s.Timeout)
+		return fieldErr("Timeout", s.Timeout.String(), "invalid {Timeout} %s: a duration must not be negative; give one such as 90s or 5m, or leave it out", s.Timeout)
 	}
 	if s.StopTimeout < 0 {
-		return fmt.Errorf("invalid --stop-timeout %s: a duration must not be negative; give one such as 10s", s.StopTimeout)
+		return fieldErr("StopTimeout", s.StopTimeout.String(), "invalid {StopTimeout} %s: a duration must not be negative; give one such as 10s", s.StopTimeout)
 	}
-	if s.Timeout > 0 && s.StopTimeout == 0 {
-		s.StopTimeout = 10 * time.Second
-	}
-	if err := validatePersist(s); err != nil {
-		return err
-	}
-	if s.Seccomp != "" && s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
-		abs, err := filepath.Abs(s.Seccomp)
-		if err != nil {
-			return fmt.Errorf("--seccomp %q: %w", s.Seccomp, err)
-		}
-		s.Seccomp = abs
-	}
-	if _, _, err := hardening(s); err != nil {
-		return err
+	if s.Persist != "" && s.ReadOnly {
+		return fieldErr("Persist", s.Persist, "{Persist} and {ReadOnly} conflict: a read-only root keeps no changes; drop one")
 	}
 	if err := validateCgroup(s); err != nil {
 		return err
 	}
-	for i, v := range s.Volumes {
-		if _, err := os.Stat(v.Source); errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("invalid -v %s:%s: host path %q does not exist; create it first", v.Source, v.Target, v.Source)
-		} else if errors.Is(err, os.ErrPermission) {
-			return fmt.Errorf("invalid -v %s:%s: host path %q is out of your reach (permission denied on the way to it); make its directories searchable by you (chmod +x) or mount another path", v.Source, v.Target, v.Source)
-		} else if err != nil {
-			return fmt.Errorf("invalid -v %s:%s: %w", v.Source, v.Target, err)
-		}
+	for _, v := range s.Volumes {
 		if v.Target == "/" {
-			return fmt.Errorf("invalid -v %s:%s: cannot mount over the sandbox's root; use --rootfs", v.Source, v.Target)
+			return fieldErr("Volumes", v.Source+":"+v.Target, "invalid {Volumes} %s:%s: cannot mount over the sandbox's root; use {Rootfs}", v.Source, v.Target)
 		}
-		s.Volumes[i] = v
-	}
-	if err := checkVolumesAgainstLayer(s); err != nil {
-		return err
 	}
 	for _, t := range s.Tmpfs {
 		if t.Target == "/" {
-			return errors.New("invalid --tmpfs /: cannot mount over the sandbox's root")
+			return fieldErr("Tmpfs", t.Target, "invalid {Tmpfs} /: cannot mount over the sandbox's root")
+		}
+	}
+	return nil
+}
+
+// validateMappings checks explicit ID mappings (an OCI bundle's
+// uidMappings and gidMappings): both or neither, each line non-empty and
+// within the 32-bit ID space, container root mapped.
+func validateMappings(s *Spec) error {
+	if len(s.UIDMappings) == 0 && len(s.GIDMappings) == 0 {
+		return nil
+	}
+	for _, f := range []struct {
+		field string
+		ms    []idmap.Mapping
+	}{{"UIDMappings", s.UIDMappings}, {"GIDMappings", s.GIDMappings}} {
+		if len(f.ms) == 0 {
+			return fieldErr(f.field, "", "{UIDMappings} and {GIDMappings} go together: give both, or neither")
+		}
+		if len(f.ms) > idmap.MaxLines {
+			return fieldErr(f.field, fmt.Sprint(len(f.ms)), "{%s} has %d lines: the kernel takes at most %d", f.field, len(f.ms), idmap.MaxLines)
+		}
+		for _, m := range f.ms {
+			if m.Count == 0 || uint64(m.Inside)+uint64(m.Count) > 1<<32 || uint64(m.Outside)+uint64(m.Count) > 1<<32 {
+				return fieldErr(f.field, fmt.Sprint(m), "invalid {%s} line %d %d %d: give a count of at least 1 within the 32-bit ID space", f.field, m.Inside, m.Outside, m.Count)
+			}
+		}
+		if !idmap.Contains(f.ms, 0) {
+			return fieldErr(f.field, "", "{%s} maps no container root (inside ID 0): the sandbox's init runs as root", f.field)
 		}
 	}
 	return nil
 }
 
 func validateCgroup(s *Spec) error {
-	k, err := cgroupv2.ParseKind(string(s.CgroupManager))
-	if err != nil {
-		return err
+	if _, err := cgroupv2.ParseKind(string(s.CgroupManager)); err != nil {
+		return fieldErr("CgroupManager", string(s.CgroupManager), "%v", err)
 	}
-	s.CgroupManager = k
 	switch s.Stats {
 	case "", StatsText, StatsJSON:
 	default:
-		return fmt.Errorf("invalid --stats %q: use --stats (text) or --stats=json", s.Stats)
+		return fieldErr("Stats", s.Stats, "invalid {Stats} %q: use {Stats} (text) or {Stats}=json", s.Stats)
 	}
-	return s.Limits.Validate()
+	// cgroupv2 still words these with the flags' names (its own issue).
+	if err := s.Limits.Validate(); err != nil {
+		return fieldErr("Limits", "", "%v", err)
+	}
+	return nil
 }
 
 func validName(n string) bool {
@@ -163,6 +158,22 @@ func validName(n string) bool {
 		c := n[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || c != '-' && c != '_' && c != '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validUser accepts the forms of a user: UID, UID:GID, NAME or
+// NAME:GROUP. Names are resolved inside the sandbox, against the image's
+// /etc/passwd.
+func validUser(s string) bool {
+	u, g, hasGroup := strings.Cut(s, ":")
+	if u == "" || (hasGroup && g == "") {
+		return false
+	}
+	for _, part := range []string{u, g} {
+		if strings.ContainsAny(part, ":/\x00 \t\n") {
 			return false
 		}
 	}

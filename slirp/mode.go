@@ -26,19 +26,20 @@ type Mode struct {
 }
 
 // ParseMode parses none, host, slirp[:allow-host-loopback] or
-// pasta[:allow-host-loopback].
+// pasta[:allow-host-loopback]. Its error says what is wrong with the
+// value; the caller names the value and where it came from.
 func ParseMode(s string) (Mode, error) {
 	kind, opts, hasOpts := strings.Cut(s, ":")
 	m := Mode{Kind: kind}
 	switch kind {
 	case None, Host:
 		if hasOpts {
-			return Mode{}, fmt.Errorf("invalid --net %q: %s takes no options", s, kind)
+			return Mode{}, fmt.Errorf("%s takes no options", kind)
 		}
 		return m, nil
 	case Slirp, Pasta:
 	default:
-		return Mode{}, fmt.Errorf("invalid --net %q: use slirp, pasta, none or host (slirp and pasta accept :%s)", s, optAllowHostLoopback)
+		return Mode{}, fmt.Errorf("use slirp, pasta, none or host (slirp and pasta accept :%s)", optAllowHostLoopback)
 	}
 	if hasOpts {
 		for _, o := range strings.Split(opts, ",") {
@@ -46,7 +47,7 @@ func ParseMode(s string) (Mode, error) {
 			case optAllowHostLoopback:
 				m.AllowHostLoopback = true
 			default:
-				return Mode{}, fmt.Errorf("invalid --net %q: unknown option %q (the only one is %s)", s, o, optAllowHostLoopback)
+				return Mode{}, fmt.Errorf("unknown option %q (the only one is %s)", o, optAllowHostLoopback)
 			}
 		}
 	}
@@ -97,10 +98,11 @@ const (
 	MaxMTU     = 65520
 )
 
-// CheckMTU checks an --mtu value; 0 means the default.
+// CheckMTU checks an MTU; 0 means the default. Its error says what to
+// use; the caller names the value.
 func CheckMTU(mtu int) error {
 	if mtu != 0 && (mtu < MinMTU || mtu > MaxMTU) {
-		return fmt.Errorf("invalid --mtu %d: use a value from %d to %d (default %d)", mtu, MinMTU, MaxMTU, DefaultMTU)
+		return fmt.Errorf("use a value from %d to %d (default %d)", MinMTU, MaxMTU, DefaultMTU)
 	}
 	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Config is the host side of one sandbox's network.
@@ -39,6 +41,29 @@ type Config struct {
 	Executable string
 }
 
+// MissingError is something a user-mode network needs that this host
+// lacks (a tool, the tun device, a feature of the helper); the modes
+// none and host need none of it. It says what is missing and the fix,
+// not which mode asked: the caller names that.
+type MissingError struct{ Reason string }
+
+func (e *MissingError) Error() string { return e.Reason }
+
+// PortError is a published port the host refuses to listen on.
+type PortError struct {
+	Port Port
+	Err  error
+}
+
+func (e *PortError) Error() string { return e.Err.Error() }
+func (e *PortError) Unwrap() error { return e.Err }
+
+// NotRunningError is a helper that started and is gone already; its own
+// output (which the caller can show) says why.
+type NotRunningError struct{ Helper string }
+
+func (e *NotRunningError) Error() string { return e.Helper + " started but is not running" }
+
 // Where the helpers are looked up; tests may point them elsewhere.
 var (
 	tunDevice       = "/dev/net/tun"
@@ -55,17 +80,17 @@ func Check(c Config) error {
 	}
 	for _, t := range c.Mode.Tools() {
 		if _, err := exec.LookPath(t.Bin); err != nil {
-			return fmt.Errorf("--net %s needs %s, which is not installed (not in PATH): as root, apt-get install %s; or use --net none or --net host", c.Mode.Kind, t.Bin, t.Pkg)
+			return probe.Wrap(&MissingError{fmt.Sprintf("needs %s, which is not installed (not in PATH): as root, apt-get install %s", t.Bin, t.Pkg)}, probe.Slirp)
 		}
 	}
 	f, err := os.OpenFile(tunDevice, os.O_RDWR, 0)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("--net %s needs %s, which does not exist: as root, modprobe tun; or use --net none or --net host", c.Mode.Kind, tunDevice)
+		return probe.Wrap(&MissingError{fmt.Sprintf("needs %s, which does not exist: as root, modprobe tun", tunDevice)}, probe.Tun)
 	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("--net %s needs %s readable and writable by you, and it is not: as root, chmod 0666 %s (desktop distributions ship it so); or use --net none or --net host", c.Mode.Kind, tunDevice, tunDevice)
+		return probe.Wrap(&MissingError{fmt.Sprintf("needs %s readable and writable by you, and it is not: as root, chmod 0666 %s (desktop distributions ship it so)", tunDevice, tunDevice)}, probe.Tun)
 	case err != nil:
-		return fmt.Errorf("--net %s: open %s: %w", c.Mode.Kind, tunDevice, err)
+		return probe.Wrap(fmt.Errorf("open %s: %w", tunDevice, err), probe.Tun)
 	}
 	f.Close()
 	return probePorts(c.Ports)
@@ -99,15 +124,15 @@ func portError(p Port, err error) error {
 	}
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Errorf("-p %s: host port %d/%s is already in use on %s: stop what listens there, or publish on another host port", p, p.HostPort, p.Proto, where)
+		return &PortError{p, fmt.Errorf("host port %d/%s is already in use on %s: stop what listens there, or publish on another host port", p.HostPort, p.Proto, where)}
 	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
 		if start := unprivilegedPortStart(); p.HostPort < start {
-			return fmt.Errorf("-p %s: host port %d is privileged (below net.ipv4.ip_unprivileged_port_start=%d): publish on a port >= %d, or as root: sysctl -w net.ipv4.ip_unprivileged_port_start=%d", p, p.HostPort, start, start, p.HostPort)
+			return &PortError{p, fmt.Errorf("host port %d is privileged (below net.ipv4.ip_unprivileged_port_start=%d): publish on a port >= %d, or as root: sysctl -w net.ipv4.ip_unprivileged_port_start=%d", p.HostPort, start, start, p.HostPort)}
 		}
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("-p %s: %s is not an address of this host: use one that is, or leave it out to listen on all", p, p.HostIP)
+		return &PortError{p, fmt.Errorf("%s is not an address of this host: use one that is, or leave it out to listen on all", p.HostIP)}
 	}
-	return fmt.Errorf("-p %s: listen on host port %d/%s: %w", p, p.HostPort, p.Proto, err)
+	return &PortError{p, fmt.Errorf("listen on host port %d/%s: %w", p.HostPort, p.Proto, err)}
 }
 
 func unprivilegedPortStart() int {
@@ -186,12 +211,18 @@ func (n *Network) start(pid int) error {
 		return fmt.Errorf("network %q has no helper", c.Mode.Kind)
 	}
 	if err != nil {
-		return fmt.Errorf("--net %s: %w", c.Mode.Kind, err)
+		return err
 	}
 	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
 	n.cleanup = cleanup
 	if err != nil {
-		return fmt.Errorf("--net %s: start %s: %s", c.Mode.Kind, c.Mode.Helper(), oneLine(err))
+		// The helper's own words are all there is to tell a tun device it
+		// cannot open from any other failure.
+		p := probe.Slirp
+		if strings.Contains(err.Error(), tunDevice) {
+			p = probe.Tun
+		}
+		return probe.Wrap(fmt.Errorf("start %s: %s", c.Mode.Helper(), oneLine(err)), p)
 	}
 	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
 	info, err := childInfo(c.Mode)
@@ -244,7 +275,7 @@ func newSlirp4netns(c Config) (network.ParentDriver, error) {
 		return nil, ferr
 	}
 	if noLoopback && !f.SupportsDisableHostLoopback {
-		return nil, errors.New("this slirp4netns cannot keep the sandbox from the host's loopback (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for --net slirp:allow-host-loopback")
+		return nil, &MissingError{"cannot keep the sandbox from the host's loopback with this slirp4netns (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for slirp:allow-host-loopback"}
 	}
 	return slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "",
 		f.SupportsEnableSandbox && sandbox, f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, false)
@@ -309,7 +340,7 @@ func (n *Network) adoptHelper(initPid int) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("--net %s: %s started but is not running (run with --debug to see its output)", n.cfg.Mode.Kind, name)
+	return &NotRunningError{Helper: name}
 }
 
 // isHelper: pasta is passt under another name, and it executes itself
@@ -356,9 +387,9 @@ func (n *Network) Publish() error {
 	select {
 	case <-n.portsReady:
 	case err := <-n.portsErr:
-		return fmt.Errorf("-p: port driver: %v", err)
+		return fmt.Errorf("port driver: %v", err)
 	case <-time.After(10 * time.Second):
-		return errors.New("-p: the sandbox's side of the port driver did not answer in 10s")
+		return errors.New("the sandbox's side of the port driver did not answer in 10s")
 	}
 	for _, p := range n.cfg.Ports {
 		st, err := n.ports.AddPort(context.Background(), port.Spec{

@@ -102,16 +102,16 @@ func parsePortNumber(s string) (int, error) {
 	return n, nil
 }
 
-// CheckPorts refuses two specs that would listen on the same host port
-// and protocol: the same address, or any address together with a
-// specific one.
-func CheckPorts(ports []Port) error {
+// Conflict finds two specs that would listen on the same host port and
+// protocol (the same address, or any address together with a specific
+// one): ports[i] clashes with the earlier ports[j].
+func Conflict(ports []Port) (i, j int, found bool) {
 	for i, a := range ports {
-		for _, b := range ports[:i] {
+		for j, b := range ports[:i] {
 			if a.Proto == b.Proto && a.HostPort == b.HostPort && (a.HostIP == b.HostIP || a.HostIP == "" || b.HostIP == "") {
-				return fmt.Errorf("invalid -p %s: host port %d/%s is already published by -p %s; give each a different host port", a, a.HostPort, a.Proto, b)
+				return i, j, true
 			}
 		}
 	}
-	return nil
+	return 0, 0, false
 }

@@ -46,7 +46,7 @@ func TestParsePort(t *testing.T) {
 	}
 }
 
-func TestCheckPorts(t *testing.T) {
+func TestConflict(t *testing.T) {
 	p := func(s string) Port {
 		t.Helper()
 		x, err := ParsePort(s)
@@ -70,8 +70,8 @@ func TestCheckPorts(t *testing.T) {
 		for _, s := range tc.in {
 			ps = append(ps, p(s))
 		}
-		if err := CheckPorts(ps); (err == nil) != tc.ok {
-			t.Errorf("CheckPorts(%v) = %v, want ok=%v", tc.in, err, tc.ok)
+		if _, _, found := Conflict(ps); found == tc.ok {
+			t.Errorf("Conflict(%v) = %v, want ok=%v", tc.in, found, tc.ok)
 		}
 	}
 }

@@ -7,6 +7,13 @@
 // supervisor still holds its lock (LockHeld), and whether a recorded pid
 // is still the process that was recorded (OpenProcess).
 //
+// Each sandbox's share of the root is a Box: ROOT/ID/ (meta.json, a
+// detached sandbox's log, layer/), the lock ROOT/ID.lock its supervisor
+// holds for the run, and the name ROOT/names/NAME. NewBox makes them and
+// sweeps what killed supervisors left; Meta is the record rbox ps, wait,
+// kill, logs and rm read, with a Status that also names the OCI states
+// (creating, created, running, stopped).
+//
 // Nothing here reads the environment: cmd/rbox passes XDG_RUNTIME_DIR,
 // TMPDIR and HOME in an Env.
 package state

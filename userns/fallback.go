@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // Inside a container or another rbox, the parent's /proc and /sys have
@@ -118,3 +120,12 @@ func OuterSeccomp(err error, what string) string {
 // OuterFiltered reports whether a seccomp filter installed outside rbox
 // applies to this process (see outerFiltered); for rbox check.
 func OuterFiltered() bool { return outerFiltered() }
+
+// outerProbes names the probes of rbox check that explain a refused clone
+// or mount: the outer seccomp filter's first where one is installed.
+func outerProbes(err error) []string {
+	if OuterSeccomp(err, "") != "" {
+		return []string{probe.Seccomp, probe.UserNS}
+	}
+	return []string{probe.UserNS}
+}

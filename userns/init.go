@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/childfd"
+	"github.com/rbox-sandbox/rbox/probe"
 	"github.com/rbox-sandbox/rbox/slirp"
 )
 
@@ -216,7 +217,7 @@ func tell(ch channel, err error) int {
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	if serr := ch.send(message{Type: msgError, Code: code, Msg: err.Error()}); serr != nil {
+	if serr := ch.send(message{Type: msgError, Code: code, Msg: err.Error(), Probes: probe.Of(err)}); serr != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 	}
 	return code

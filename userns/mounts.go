@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/overlay"
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // rootState is what the build of the root filesystem hands to the workload
@@ -27,7 +28,7 @@ type rootState struct {
 // make us mount or write on the host.
 func buildRoot(cfg *Config) (*rootState, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return nil, failure(125, "make / private: %w%s", err, OuterSeccomp(err, "mount"))
+		return nil, failure(125, "make / private: %w%s", probe.Wrap(err, outerProbes(err)...), OuterSeccomp(err, "mount"))
 	}
 	driver, err := overlay.Mount(cfg.Rootfs, cfg.Merged)
 	if err != nil {

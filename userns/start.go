@@ -13,6 +13,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/idmap"
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // InitArg is argv[1] of the re-executed binary in init mode; cmd/rbox
@@ -140,7 +141,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	inherit.Attach(cmd)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
-		return nil, fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags"))
+		return nil, probe.Wrap(fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags")), outerProbes(err)...)
 	}
 	sb := &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap}
 	if cfg.SelfMap {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 // The supervisor and the init talk over a SOCK_SEQPACKET socketpair: one JSON
@@ -68,6 +70,9 @@ type message struct {
 	Pid    int     `json:"pid,omitempty"`
 	Code   int     `json:"code,omitempty"`
 	Msg    string  `json:"msg,omitempty"`
+	// Probes, on "error": the probes of rbox check that explain it
+	// (package probe), so that the tie survives the text.
+	Probes []string `json:"probes,omitempty"`
 	// Enter and Signal are for enter sessions (enter.go).
 	Enter  *EnterRequest `json:"enter,omitempty"`
 	Signal int           `json:"signal,omitempty"`
@@ -304,7 +309,7 @@ func (c channel) follow(h Hooks, want ...string) (res Result, err error) {
 			return res, nil
 		case msgError:
 			closeAll(files)
-			res.Code, res.Err = m.Code, &InitError{Msg: m.Msg, Code: m.Code}
+			res.Code, res.Err = m.Code, probe.Wrap(&InitError{Msg: m.Msg, Code: m.Code}, m.Probes...)
 			return res, nil
 		}
 		closeAll(files)

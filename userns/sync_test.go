@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/probe"
 )
 
 func pair(t *testing.T) (channel, channel) {
@@ -268,6 +270,26 @@ func TestStartAfterInitEnded(t *testing.T) {
 	res, err := sup.follow(Hooks{}, msgReady)
 	if err != nil || res.Err == nil || res.Err.Error() != "mount failed" {
 		t.Fatalf("got %v %v", res.Err, err)
+	}
+}
+
+// An init's error keeps its probes across the boundary: the text travels
+// as text, the probe names beside it.
+func TestInitErrorKeepsProbes(t *testing.T) {
+	sup, init := pair(t)
+	err := failure(125, "mount rootfs %q: %w", "/img", probe.Wrap(errors.New("kernel overlay: fsopen: no such device"), probe.Overlay))
+	if code := tell(init, err); code != 125 {
+		t.Errorf("init exits %d, want 125", code)
+	}
+	res, ferr := sup.follow(Hooks{}, msgReady)
+	if ferr != nil || res.Code != 125 || res.Err == nil {
+		t.Fatalf("got %d %v %v", res.Code, res.Err, ferr)
+	}
+	if got := probe.Of(res.Err); len(got) != 1 || got[0] != probe.Overlay {
+		t.Errorf("probes %v, want [overlay]", got)
+	}
+	if want := `mount rootfs "/img": kernel overlay: fsopen: no such device`; res.Err.Error() != want {
+		t.Errorf("text %q, want %q", res.Err, want)
 	}
 }
 

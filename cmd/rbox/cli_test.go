@@ -248,9 +248,9 @@ func TestRunStatus(t *testing.T) {
 }
 
 func TestStatusCode(t *testing.T) {
-	if statusCode(0, &sandbox.ExitError{Code: 126, Err: errors.New("x")}) != 126 ||
-		statusCode(0, errors.New("x")) != 125 || statusCode(7, nil) != 7 {
-		t.Error("statusCode")
+	if exitStatus(126, errors.New("x")) != 126 ||
+		exitStatus(0, errors.New("x")) != 125 || exitStatus(7, nil) != 7 {
+		t.Error("exitStatus")
 	}
 }
 

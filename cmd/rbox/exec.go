@@ -64,52 +64,35 @@ type execCmd struct {
 }
 
 func (c *execCmd) run() (int, error) {
-	// A detached supervisor is this same command line run again with a
-	// report pipe (sandbox.Detach); it reports failures there, not here.
-	report := sandbox.DetachReport()
 	start := time.Now()
 	var status sandbox.Status
-	// A detached sandbox's status is written before rbox wait returns.
-	written := false
-	if c.StatusJSON != "" && report != nil {
-		status.Done = func(code int) {
-			written = writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), code, nil)) == nil
-		}
-	}
-	code, err := c.runSpec(report, &status)
-	err = hostcheck.Hint(err)
-	if report != nil && err != nil {
-		sandbox.ReportDetachFailure(report, err)
-	}
+	code, err := c.runSpec(&status)
+	err = hostcheck.Hint(flagError(err))
+	code = exitStatus(code, err)
 	// A detaching rbox returns at once; its detached supervisor writes
 	// the status when the sandbox ends.
-	if c.StatusJSON != "" && !written && (!c.Detach || report != nil) {
-		if werr := writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), statusCode(code, err), err)); werr != nil && err == nil {
+	if c.StatusJSON != "" && !c.Detach {
+		if werr := writeStatus(c.StatusJSON, newRunStatus(&status, start, time.Now(), code, err)); werr != nil && err == nil {
 			return exitFailure, werr
 		}
 	}
 	return code, err
 }
 
-// statusCode is the status main will exit with for (code, err).
-func statusCode(code int, err error) int {
-	var ee *sandbox.ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	if err != nil && code == 0 {
-		return exitFailure
-	}
-	return code
-}
-
-func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) {
+func (c *execCmd) runSpec(status *sandbox.Status) (int, error) {
 	spec, err := c.spec()
 	if err != nil {
 		return exitFailure, err
 	}
-	if err := sandbox.Validate(spec); err != nil {
+	if c.Detach && c.Tty {
+		return exitFailure, fmt.Errorf("-d and -t conflict: a detached sandbox has no terminal; use rbox enter -t NAME -- sh to get one")
+	}
+	plan, err := sandbox.NewPlan(spec, sandbox.HostEnv())
+	if err != nil {
 		return exitFailure, err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(os.Stderr, "rbox: warning: %s\n", w.Render(flagOf))
 	}
 	if err := checkStatusPath(c.StatusJSON); err != nil {
 		return exitFailure, err
@@ -120,22 +103,26 @@ func (c *execCmd) runSpec(report *os.File, status *sandbox.Status) (int, error) 
 	if err != nil {
 		return exitFailure, err
 	}
-	if c.Detach && report == nil {
-		if c.Tty {
-			return exitFailure, fmt.Errorf("-d and -t conflict: a detached sandbox has no terminal; use rbox enter -t NAME -- sh to get one")
+	cgEnv := cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")}
+	if c.Detach {
+		statusPath := c.StatusJSON
+		if statusPath != "" {
+			if statusPath, err = filepath.Abs(statusPath); err != nil {
+				return exitFailure, err
+			}
 		}
-		name, err := sandbox.Detach(os.Args[1:])
+		name, code, err := sandbox.Detach(sandbox.Job{Plan: plan, StateRoot: root, CgroupEnv: cgEnv, StatusJSON: statusPath})
 		if err != nil {
-			return exitFailure, err
+			return code, err
 		}
 		fmt.Println(name)
 		return 0, nil
 	}
-	return sandbox.Run(spec, sandbox.Options{
+	return sandbox.Run(plan, sandbox.Options{
 		StateRoot: root,
-		Detached:  report,
 		Status:    status,
-		CgroupEnv: cgroupv2.Env{BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"), RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")},
+		CgroupEnv: cgEnv,
+		Words:     flagOf,
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 }
@@ -170,7 +157,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		if err != nil {
 			return nil, err
 		}
-		env, err := sandbox.ParseEnvFile(r, f, os.LookupEnv)
+		env, err := parseEnvFile(r, f, os.LookupEnv)
 		r.Close()
 		if err != nil {
 			return nil, err
@@ -178,7 +165,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		s.Env = append(s.Env, env...)
 	}
 	for _, e := range c.Env {
-		kv, ok, err := sandbox.ParseEnv(e, os.LookupEnv)
+		kv, ok, err := parseEnv(e, os.LookupEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +177,7 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 		s.Env = lastWins(s.Env)
 	}
 	for _, v := range c.Volume {
-		vol, err := sandbox.ParseVolume(v)
+		vol, err := parseVolume(v)
 		if err != nil {
 			return nil, err
 		}
@@ -198,19 +185,19 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	}
 	if c.LayerSize != "" {
 		var err error
-		if s.LayerSize, err = sandbox.ParseLayerSize(c.LayerSize); err != nil {
+		if s.LayerSize, err = parseLayerSize(c.LayerSize); err != nil {
 			return nil, err
 		}
 	}
 	for _, d := range c.Device {
-		vol, err := sandbox.ParseDevice(d)
+		vol, err := parseDevice(d)
 		if err != nil {
 			return nil, err
 		}
 		s.Volumes = append(s.Volumes, vol)
 	}
 	for _, t := range c.Tmpfs {
-		tm, err := sandbox.ParseTmpfs(t)
+		tm, err := parseTmpfs(t)
 		if err != nil {
 			return nil, err
 		}

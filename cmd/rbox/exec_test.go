@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
+	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
@@ -102,7 +106,7 @@ func TestExecBadValues(t *testing.T) {
 		if err == nil {
 			var s *sandbox.Spec
 			if s, err = cli.Exec.spec(); err == nil {
-				if err = sandbox.Validate(s); err == nil {
+				if err = flagError(sandbox.Validate(s)); err == nil {
 					err = checkStatusPath(cli.Exec.StatusJSON)
 				}
 			}
@@ -113,5 +117,46 @@ func TestExecBadValues(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n")):
 			t.Errorf("%v: want one line with %q, got %v", c.argv, c.want, err)
 		}
+	}
+}
+
+// Every Spec field has its words in specFlags, so no error of sandbox
+// reaches the user with a Go field name.
+func TestSpecFlagsCoverSpec(t *testing.T) {
+	typ := reflect.TypeOf(sandbox.Spec{})
+	for i := 0; i < typ.NumField(); i++ {
+		if _, ok := specFlags[typ.Field(i).Name]; !ok {
+			t.Errorf("specFlags has no entry for Spec.%s", typ.Field(i).Name)
+		}
+	}
+	if len(specFlags) != typ.NumField() {
+		t.Errorf("specFlags has %d entries for %d fields: one names no field", len(specFlags), typ.NumField())
+	}
+}
+
+// A FieldError from deep in the chain is worded with flags, and the
+// chain survives.
+func TestFlagError(t *testing.T) {
+	s := &sandbox.Spec{Rootfs: "/r", Args: []string{"true"}, Net: "none", Overlay: "auto", IDMap: "auto", Persist: "/p", ReadOnly: true}
+	err := flagError(fmt.Errorf("start: %w", sandbox.Validate(s)))
+	if got, want := err.Error(), "start: --persist and --read-only conflict: a read-only root keeps no changes; drop one"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var fe *sandbox.FieldError
+	if !errors.As(err, &fe) || fe.Field != "Persist" {
+		t.Errorf("the chain lost its *FieldError: %#v", err)
+	}
+	plain := errors.New("x")
+	if flagError(plain) != plain || flagError(nil) != nil {
+		t.Error("an error without a FieldError must come back as it was")
+	}
+}
+
+// rbox __supervise is not a command: without the job descriptor it says
+// so and fails, touching nothing.
+func TestSuperviseWithoutJob(t *testing.T) {
+	t.Setenv(childfd.Env, "")
+	if code := supervise(); code != exitFailure {
+		t.Errorf("supervise without a job: %d, want %d", code, exitFailure)
 	}
 }

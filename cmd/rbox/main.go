@@ -2,7 +2,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -54,6 +53,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == slirp.WatchdogArg {
 		slirp.Watchdog()
 	}
+	if len(os.Args) > 1 && os.Args[1] == sandbox.SuperviseArg {
+		os.Exit(supervise())
+	}
 	if len(os.Args) > 1 && os.Args[1] == image.HelperArg {
 		os.Exit(image.HelperMain(os.Args[2:]))
 	}
@@ -77,15 +79,19 @@ func run(args []string) int {
 		return exitFailure
 	}
 	code, err := dispatch(ctx)
+	err = flagError(err)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
-		var ee *sandbox.ExitError
-		if errors.As(err, &ee) {
-			return ee.Code
-		}
-		if code == 0 {
-			code = exitFailure
-		}
+	}
+	return exitStatus(code, err)
+}
+
+// exitStatus is the status rbox exits with when a command returns (code,
+// err): commands carry their status in code alone, and an error without
+// one is rbox's own failure.
+func exitStatus(code int, err error) int {
+	if err != nil && code == 0 {
+		return exitFailure
 	}
 	return code
 }

@@ -177,7 +177,7 @@ func (c *enterCmd) run() (int, error) {
 	}
 	e := &sandbox.EnterSpec{Args: args, Cwd: c.Workdir, User: c.User, Tty: c.Tty}
 	for _, kv := range c.Env {
-		v, ok, err := sandbox.ParseEnv(kv, os.LookupEnv)
+		v, ok, err := parseEnv(kv, os.LookupEnv)
 		if err != nil {
 			return exitFailure, err
 		}

@@ -1,4 +1,4 @@
-package sandbox
+package main
 
 import (
 	"strings"
@@ -7,14 +7,14 @@ import (
 
 func TestParseLayerSize(t *testing.T) {
 	for _, ok := range []string{"512m", "2g", "25%", "1048576", "64k"} {
-		if _, err := ParseLayerSize(ok); err != nil {
-			t.Errorf("ParseLayerSize(%q): %v", ok, err)
+		if _, err := parseLayerSize(ok); err != nil {
+			t.Errorf("parseLayerSize(%q): %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "0", "0g", "1.5g", "-1", "2gb", "m", "1g,nr_inodes=1"} {
-		_, err := ParseLayerSize(bad)
+		_, err := parseLayerSize(bad)
 		if err == nil || !strings.Contains(err.Error(), "--layer-size") || strings.Contains(err.Error(), "\n") {
-			t.Errorf("ParseLayerSize(%q) = %v, want one line naming --layer-size", bad, err)
+			t.Errorf("parseLayerSize(%q) = %v, want one line naming --layer-size", bad, err)
 		}
 	}
 }
@@ -33,15 +33,15 @@ func TestParseDevice(t *testing.T) {
 		{in: "/dev/nonexistent-rbox", bad: "no such file"},
 	}
 	for _, tt := range tests {
-		v, err := ParseDevice(tt.in)
+		v, err := parseDevice(tt.in)
 		if tt.bad != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.bad) || !strings.Contains(err.Error(), "--device") {
-				t.Errorf("ParseDevice(%q) = %v, want an error naming --device and %q", tt.in, err, tt.bad)
+				t.Errorf("parseDevice(%q) = %v, want an error naming --device and %q", tt.in, err, tt.bad)
 			}
 			continue
 		}
 		if err != nil || v.Source != tt.src || v.Target != tt.dst {
-			t.Errorf("ParseDevice(%q) = %+v, %v; want %s:%s", tt.in, v, err, tt.src, tt.dst)
+			t.Errorf("parseDevice(%q) = %+v, %v; want %s:%s", tt.in, v, err, tt.src, tt.dst)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package sandbox
+package state
 
 import (
 	"encoding/json"
@@ -8,11 +8,28 @@ import (
 	"time"
 )
 
-// Sandbox statuses in meta.json and rbox ps.
+// Status is a sandbox's status in meta.json and rbox ps. rbox exec
+// writes Running when it has started the init and Exited (kept only for a
+// detached sandbox) when it ended; Creating and Created are for a
+// front end that creates and starts apart (OCI create, then start: the
+// init waits at the start barrier). OCI names each as its own states,
+// Exited as "stopped".
+type Status string
+
 const (
-	StatusRunning = "running"
-	StatusExited  = "exited"
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Exited   Status = "exited"
 )
+
+// OCI is the status as the OCI runtime spec's state names it.
+func (s Status) OCI() string {
+	if s == Exited {
+		return "stopped"
+	}
+	return string(s)
+}
 
 // Meta is what rbox ps, wait, kill, logs and rm know of a sandbox; the
 // supervisor writes it to ROOT/ID/meta.json when the workload starts and
@@ -32,15 +49,15 @@ type Meta struct {
 	InitPid         int       `json:"initPid,omitempty"`
 	InitStart       uint64    `json:"initStart,omitempty"`
 	Created         time.Time `json:"created"`
-	Status          string    `json:"status"`
+	Status          Status    `json:"status"`
 	ExitCode        *int      `json:"exitCode,omitempty"`
 	Finished        time.Time `json:"finished,omitzero"`
 }
 
 func metaPath(dir string) string { return filepath.Join(dir, "meta.json") }
 
-// writeMeta replaces meta.json atomically, so a reader never sees half.
-func writeMeta(dir string, m *Meta) error {
+// WriteMeta replaces meta.json atomically, so a reader never sees half.
+func WriteMeta(dir string, m *Meta) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -52,7 +69,8 @@ func writeMeta(dir string, m *Meta) error {
 	return os.Rename(tmp, metaPath(dir))
 }
 
-func readMeta(dir string) (*Meta, error) {
+// ReadMeta reads dir's meta.json.
+func ReadMeta(dir string) (*Meta, error) {
 	b, err := os.ReadFile(metaPath(dir))
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package sandbox
+package state
 
 import (
 	"os"
@@ -33,7 +33,7 @@ func TestRemoveLayout(t *testing.T) {
 	if err := removeLayout(dir, false); err == nil {
 		t.Fatal("a written upper layer must leave the rest to removeTree")
 	}
-	if err := removeTree(dir); err != nil {
+	if err := RemoveTree(dir); err != nil {
 		t.Fatal(err)
 	}
 	dir = mk(t, "log")

@@ -1,4 +1,4 @@
-package sandbox
+package main
 
 import (
 	"bufio"
@@ -7,21 +7,23 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
-// ParseVolume parses -v SRC:DST[:ro|:rw]. A relative SRC is taken from the
+// parseVolume parses -v SRC:DST[:ro|:rw]. A relative SRC is taken from the
 // current directory, as docker does; DST must be absolute.
-func ParseVolume(s string) (Volume, error) {
+func parseVolume(s string) (sandbox.Volume, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
-		return Volume{}, fmt.Errorf("invalid -v %q: use SRC:DST or SRC:DST:ro", s)
+		return sandbox.Volume{}, fmt.Errorf("invalid -v %q: use SRC:DST or SRC:DST:ro", s)
 	}
-	v := Volume{Source: parts[0], Target: parts[1]}
+	v := sandbox.Volume{Source: parts[0], Target: parts[1]}
 	if v.Source == "" {
-		return Volume{}, fmt.Errorf("invalid -v %q: empty host path", s)
+		return sandbox.Volume{}, fmt.Errorf("invalid -v %q: empty host path", s)
 	}
 	if !path.IsAbs(v.Target) {
-		return Volume{}, fmt.Errorf("invalid -v %q: the sandbox path %q must be absolute", s, v.Target)
+		return sandbox.Volume{}, fmt.Errorf("invalid -v %q: the sandbox path %q must be absolute", s, v.Target)
 	}
 	if len(parts) == 3 {
 		switch parts[2] {
@@ -29,15 +31,15 @@ func ParseVolume(s string) (Volume, error) {
 			v.ReadOnly = true
 		case "rw":
 		default:
-			return Volume{}, fmt.Errorf("invalid -v %q: unknown option %q (use ro or rw)", s, parts[2])
+			return sandbox.Volume{}, fmt.Errorf("invalid -v %q: unknown option %q (use ro or rw)", s, parts[2])
 		}
 	}
 	if strings.ContainsRune(s, 0) {
-		return Volume{}, fmt.Errorf("invalid -v %q: NUL byte", s)
+		return sandbox.Volume{}, fmt.Errorf("invalid -v %q: NUL byte", s)
 	}
 	abs, err := filepath.Abs(v.Source)
 	if err != nil {
-		return Volume{}, fmt.Errorf("invalid -v %q: %w", s, err)
+		return sandbox.Volume{}, fmt.Errorf("invalid -v %q: %w", s, err)
 	}
 	v.Source = abs
 	v.Target = path.Clean(v.Target)
@@ -70,13 +72,13 @@ func allIn(s, set string) bool {
 	return true
 }
 
-// ParseTmpfs parses --tmpfs DST[:size=N,mode=M].
-func ParseTmpfs(s string) (Tmpfs, error) {
+// parseTmpfs parses --tmpfs DST[:size=N,mode=M].
+func parseTmpfs(s string) (sandbox.Tmpfs, error) {
 	target, opts, _ := strings.Cut(s, ":")
 	if !path.IsAbs(target) {
-		return Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: the path %q must be absolute", s, target)
+		return sandbox.Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: the path %q must be absolute", s, target)
 	}
-	t := Tmpfs{Target: path.Clean(target)}
+	t := sandbox.Tmpfs{Target: path.Clean(target)}
 	if opts == "" {
 		return t, nil
 	}
@@ -88,15 +90,15 @@ func ParseTmpfs(s string) (Tmpfs, error) {
 		case k == "mode" && tmpfsMode(v):
 			t.Mode = v
 		default:
-			return Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: bad option %q (use size=64m or mode=1777)", s, o)
+			return sandbox.Tmpfs{}, fmt.Errorf("invalid --tmpfs %q: bad option %q (use size=64m or mode=1777)", s, o)
 		}
 	}
 	return t, nil
 }
 
-// ParseEnv parses one -e value. KEY alone takes the value from lookup (the
+// parseEnv parses one -e value. KEY alone takes the value from lookup (the
 // host's environment), as docker does; an unset KEY is left out.
-func ParseEnv(s string, lookup func(string) (string, bool)) (string, bool, error) {
+func parseEnv(s string, lookup func(string) (string, bool)) (string, bool, error) {
 	k, v, hasValue := strings.Cut(s, "=")
 	if err := checkEnvKey(k); err != nil {
 		return "", false, fmt.Errorf("invalid -e %q: %w", s, err)
@@ -124,10 +126,10 @@ func checkEnvKey(k string) error {
 	return nil
 }
 
-// ParseEnvFile reads an --env-file: KEY=VALUE per line, blank lines and
+// parseEnvFile reads an --env-file: KEY=VALUE per line, blank lines and
 // lines starting with # ignored, KEY alone taken from lookup. Values are
 // taken literally: no quotes, no expansion, as docker does.
-func ParseEnvFile(r io.Reader, name string, lookup func(string) (string, bool)) ([]string, error) {
+func parseEnvFile(r io.Reader, name string, lookup func(string) (string, bool)) ([]string, error) {
 	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -138,7 +140,7 @@ func ParseEnvFile(r io.Reader, name string, lookup func(string) (string, bool)) 
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		kv, ok, err := ParseEnv(line, lookup)
+		kv, ok, err := parseEnv(line, lookup)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
@@ -150,19 +152,4 @@ func ParseEnvFile(r io.Reader, name string, lookup func(string) (string, bool)) 
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return out, nil
-}
-
-// CheckUser validates the syntax of -u: UID, UID:GID, NAME or NAME:GROUP.
-// Names are resolved inside the sandbox, against the image's /etc/passwd.
-func CheckUser(s string) error {
-	u, g, hasGroup := strings.Cut(s, ":")
-	if u == "" || (hasGroup && g == "") {
-		return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
-	}
-	for _, part := range []string{u, g} {
-		if strings.ContainsAny(part, ":/\x00 \t\n") {
-			return fmt.Errorf("invalid -u %q: use UID[:GID] or NAME[:GROUP]", s)
-		}
-	}
-	return nil
 }

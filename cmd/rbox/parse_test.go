@@ -1,4 +1,4 @@
-package sandbox
+package main
 
 import (
 	"os"
@@ -6,25 +6,27 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
 func TestParseVolume(t *testing.T) {
 	cases := []struct {
 		in      string
-		want    Volume
+		want    sandbox.Volume
 		wantErr string
 	}{
-		{"/src:/dst", Volume{Source: "/src", Target: "/dst"}, ""},
-		{"/src:/dst/../x:ro", Volume{Source: "/src", Target: "/x", ReadOnly: true}, ""},
-		{"/src:/dst:rw", Volume{Source: "/src", Target: "/dst"}, ""},
-		{"nocolon", Volume{}, "use SRC:DST"},
-		{":/dst", Volume{}, "empty host path"},
-		{"/a:rel", Volume{}, "must be absolute"},
-		{"/a:/b:rx", Volume{}, `unknown option "rx"`},
-		{"/a:/b:ro:x", Volume{}, "use SRC:DST"},
+		{"/src:/dst", sandbox.Volume{Source: "/src", Target: "/dst"}, ""},
+		{"/src:/dst/../x:ro", sandbox.Volume{Source: "/src", Target: "/x", ReadOnly: true}, ""},
+		{"/src:/dst:rw", sandbox.Volume{Source: "/src", Target: "/dst"}, ""},
+		{"nocolon", sandbox.Volume{}, "use SRC:DST"},
+		{":/dst", sandbox.Volume{}, "empty host path"},
+		{"/a:rel", sandbox.Volume{}, "must be absolute"},
+		{"/a:/b:rx", sandbox.Volume{}, `unknown option "rx"`},
+		{"/a:/b:ro:x", sandbox.Volume{}, "use SRC:DST"},
 	}
 	for _, c := range cases {
-		got, err := ParseVolume(c.in)
+		got, err := parseVolume(c.in)
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), c.in) {
 				t.Errorf("%q: want error with %q naming the value, got %v", c.in, c.wantErr, err)
@@ -36,7 +38,7 @@ func TestParseVolume(t *testing.T) {
 		}
 	}
 	wd, _ := os.Getwd()
-	if v, _ := ParseVolume("rel/dir:/x"); v.Source != filepath.Join(wd, "rel/dir") {
+	if v, _ := parseVolume("rel/dir:/x"); v.Source != filepath.Join(wd, "rel/dir") {
 		t.Errorf("a relative source is taken from the current directory, got %q", v.Source)
 	}
 }
@@ -44,19 +46,19 @@ func TestParseVolume(t *testing.T) {
 func TestParseTmpfs(t *testing.T) {
 	cases := []struct {
 		in      string
-		want    Tmpfs
+		want    sandbox.Tmpfs
 		wantErr bool
 	}{
-		{"/tmp", Tmpfs{Target: "/tmp"}, false},
-		{"/tmp:size=64m,mode=1777", Tmpfs{Target: "/tmp", Size: "64m", Mode: "1777"}, false},
-		{"/tmp:size=50%", Tmpfs{Target: "/tmp", Size: "50%"}, false},
-		{"tmp", Tmpfs{}, true},
-		{"/tmp:size=big", Tmpfs{}, true},
-		{"/tmp:mode=999", Tmpfs{}, true},
-		{"/tmp:uid=0", Tmpfs{}, true},
+		{"/tmp", sandbox.Tmpfs{Target: "/tmp"}, false},
+		{"/tmp:size=64m,mode=1777", sandbox.Tmpfs{Target: "/tmp", Size: "64m", Mode: "1777"}, false},
+		{"/tmp:size=50%", sandbox.Tmpfs{Target: "/tmp", Size: "50%"}, false},
+		{"tmp", sandbox.Tmpfs{}, true},
+		{"/tmp:size=big", sandbox.Tmpfs{}, true},
+		{"/tmp:mode=999", sandbox.Tmpfs{}, true},
+		{"/tmp:uid=0", sandbox.Tmpfs{}, true},
 	}
 	for _, c := range cases {
-		got, err := ParseTmpfs(c.in)
+		got, err := parseTmpfs(c.in)
 		if (err != nil) != c.wantErr || (!c.wantErr && got != c.want) {
 			t.Errorf("%q: got %+v, %v", c.in, got, err)
 		}
@@ -86,7 +88,7 @@ func TestParseEnv(t *testing.T) {
 		{" A=1", "", false, true},
 	}
 	for _, c := range cases {
-		got, set, err := ParseEnv(c.in, lookup)
+		got, set, err := parseEnv(c.in, lookup)
 		if (err != nil) != c.wantErr || got != c.want || set != c.set {
 			t.Errorf("%q: got %q %v %v", c.in, got, set, err)
 		}
@@ -95,27 +97,16 @@ func TestParseEnv(t *testing.T) {
 
 func TestParseEnvFile(t *testing.T) {
 	in := "# comment\n\n  A=1\nB=two words\nC=\"quoted\"\nHOSTVAR\nUNSET\n"
-	got, err := ParseEnvFile(strings.NewReader(in), "env", func(k string) (string, bool) {
+	got, err := parseEnvFile(strings.NewReader(in), "env", func(k string) (string, bool) {
 		return "hv", k == "HOSTVAR"
 	})
 	want := []string{"A=1", "B=two words", `C="quoted"`, "HOSTVAR=hv"}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, %v; want %q", got, err, want)
 	}
-	_, err = ParseEnvFile(strings.NewReader("A=1\n=bad\n"), "env", nil)
+	_, err = parseEnvFile(strings.NewReader("A=1\n=bad\n"), "env", nil)
 	if err == nil || !strings.Contains(err.Error(), "env:2:") {
 		t.Errorf("want an error naming env:2, got %v", err)
-	}
-}
-
-func TestCheckUser(t *testing.T) {
-	for in, valid := range map[string]bool{
-		"1000": true, "1000:1000": true, "user": true, "user:group": true,
-		"": false, ":1": false, "a:": false, "a:b:c": false, "a b": false,
-	} {
-		if err := CheckUser(in); (err == nil) != valid {
-			t.Errorf("CheckUser(%q) = %v", in, err)
-		}
 	}
 }
 
@@ -124,7 +115,7 @@ func FuzzParseVolume(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseVolume(s)
+		v, err := parseVolume(s)
 		if err != nil {
 			return
 		}
@@ -139,7 +130,7 @@ func FuzzParseEnvFile(f *testing.F) {
 	f.Add("=\n")
 	f.Add("\x00=1")
 	f.Fuzz(func(t *testing.T, s string) {
-		env, err := ParseEnvFile(strings.NewReader(s), "f", func(string) (string, bool) { return "v", true })
+		env, err := parseEnvFile(strings.NewReader(s), "f", func(string) (string, bool) { return "v", true })
 		if err != nil {
 			return
 		}
@@ -156,7 +147,7 @@ func FuzzParseTmpfs(f *testing.F) {
 	f.Add("/tmp:size=1m,mode=1777")
 	f.Add("/x:")
 	f.Fuzz(func(t *testing.T, s string) {
-		tm, err := ParseTmpfs(s)
+		tm, err := parseTmpfs(s)
 		if err != nil {
 			return
 		}
