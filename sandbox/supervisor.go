@@ -288,7 +288,7 @@ func (s *supervisor) openState() error {
 		}
 		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
 	})
-	if s.meta.SupervisorStart, err = state.ProcStart(s.meta.SupervisorPid); err != nil {
+	if s.meta.SupervisorStart, err = state.ProcStart(userns.ProcPidOf(s.meta.SupervisorPid)); err != nil {
 		return fmt.Errorf("read the supervisor's start time: %w", err)
 	}
 	if st.Keep {

@@ -1,7 +1,6 @@
 package slirp
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -31,23 +30,31 @@ func helperSandbox() bool {
 // ownPid turns the pid of a process as /proc names it into its pid in
 // our pid namespace, the one pidfd_open takes. They differ where /proc is
 // of an outer pid namespace (rbox inside rbox or a container, with the
-// parent's /proc): the last NSpid field is the pid in the process's own
-// namespace, which is ours for our children.
+// parent's /proc). NSpid lists a process's pids from the procfs's
+// namespace down to its own; ours is at the depth of our own NSpid (pasta
+// makes a pid namespace of its own, so its last field is 1, not ours).
 func ownPid(procPid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", procPid))
+	self, target := nsPids("self"), nsPids(strconv.Itoa(procPid))
+	if len(self) == 0 || len(target) < len(self) {
+		return procPid
+	}
+	n, err := strconv.Atoi(target[len(self)-1])
 	if err != nil {
 		return procPid
 	}
+	return n
+}
+
+// nsPids reads the NSpid fields of /proc/PID/status.
+func nsPids(pid string) []string {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return nil
+	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
-			f := strings.Fields(v)
-			if len(f) == 0 {
-				break
-			}
-			if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
-				return n
-			}
+			return strings.Fields(v)
 		}
 	}
-	return procPid
+	return nil
 }

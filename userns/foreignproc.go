@@ -62,6 +62,10 @@ func fdinfoPid(s string) (int, bool) {
 	return 0, false
 }
 
+// ProcPidOf is pid (a process of ours, or we ourselves) as /proc names
+// it; see procPid.
+func ProcPidOf(pid int) int { return procPid(pid) }
+
 // ProcPid is the init's pid as this process's /proc names it (see above):
 // the one to give helpers that open /proc/PID (slirp4netns, newuidmap).
 func (s *Sandbox) ProcPid() int { return procPid(s.Pid()) }
