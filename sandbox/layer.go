@@ -9,12 +9,12 @@ import (
 )
 
 // tmpfsLayer decides where the writable layer goes when the filesystem of
-// the state directory cannot be an overlay's upper layer (an rbox or a
+// the layer's directory cannot be an overlay's upper layer (an rbox or a
 // container inside another keeps its state on overlayfs): an ephemeral
 // layer moves to a tmpfs in the sandbox's mount namespace, said once on
-// stderr unless --layer-size asked for it; a --persist directory there is
+// stderr unless LayerSize asked for it; a Persist directory there is
 // refused, for a tmpfs keeps nothing. It returns nil when the disk will do.
-func tmpfsLayer(spec *Spec, stateDir, layerDir string, stderr io.Writer, words func(string) string) (*overlay.TmpfsLayer, string, string, error) {
+func tmpfsLayer(spec *Spec, layerDir string, stderr io.Writer, words func(string) string) (*overlay.TmpfsLayer, string, string, error) {
 	if spec.Persist != "" {
 		if base, err := existingBase(spec.Persist); err == nil {
 			if fs := overlay.UnfitForUpper(base); fs != "" {
@@ -23,7 +23,7 @@ func tmpfsLayer(spec *Spec, stateDir, layerDir string, stderr io.Writer, words f
 		}
 		return nil, "", "", nil
 	}
-	fs := overlay.UnfitForUpper(stateDir)
+	fs := overlay.UnfitForUpper(layerDir)
 	if fs == "" {
 		return nil, "", "", nil
 	}
@@ -33,7 +33,7 @@ func tmpfsLayer(spec *Spec, stateDir, layerDir string, stderr io.Writer, words f
 		if words == nil {
 			words = func(f string) string { return f }
 		}
-		n := fieldErr("LayerSize", "", "the state directory %q is on %s, which cannot hold an overlay's upper layer: the writable layer is a tmpfs of %s in the sandbox ({LayerSize} sets it)", stateDir, fs, size)
+		n := fieldErr("LayerSize", "", "the writable layer's directory %q is on %s, which cannot hold an overlay's upper layer: the writable layer is a tmpfs of %s in the sandbox ({LayerSize} sets it)", layerDir, fs, size)
 		fmt.Fprintf(stderr, "rbox: notice: %s\n", n.Render(words))
 	}
 	return overlay.PrepareTmpfs(layerDir, size)
