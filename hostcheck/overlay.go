@@ -42,7 +42,7 @@ func tryOverlay(ctx context.Context, h *Host, driver, fuseBin, base string) erro
 	args := []string{"mount", driver, fuseBin, d("lower"), d("upper"), d("work"), d("merged")}
 	// Where rbox exec puts the layer on a tmpfs, so does the try; that
 	// tmpfs ends with the helper, so only the helper sees the upper.
-	onTmpfs := overlay.UnfitForUpper(h.TempDir) != ""
+	onTmpfs := overlay.UnfitForUpper(base) != ""
 	if onTmpfs {
 		t, upper, work, err := overlay.PrepareTmpfs(dir, "16m")
 		if err != nil {

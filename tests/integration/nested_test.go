@@ -68,9 +68,9 @@ func TestNestedRbox(t *testing.T) {
 	// empty after level 3; level 1 the same for level 2.
 	script(t, dir, "l3.sh", `echo deep >/made && cat /made && test -e /proc/self/status && echo l3-ok`)
 	script(t, dir, "l2.sh", `/rbox exec --idmap single --net none --rootfs /inner -v /rbox:/rbox:ro -v /t:/t:ro -- /t/l3.sh; rc=$?
-echo "l2-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v '^names$' | tr '\n' ' ')"; exit $rc`)
+echo "l2-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v -e '^names$' -e '[.]features$' | tr '\n' ' ')"; exit $rc`)
 	script(t, dir, "l1.sh", `/rbox exec --idmap single --net none --rootfs /inner -v /rbox:/rbox:ro -v /inner:/inner:ro -v /t:/t:ro -- /t/l2.sh; rc=$?
-echo "l1-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v '^names$' | tr '\n' ' ')"; exit $rc`)
+echo "l1-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v -e '^names$' -e '[.]features$' | tr '\n' ' ')"; exit $rc`)
 	r := rbox(t, "exec", "--net", "none", "--rootfs", rootfs,
 		"-v", rboxBin+":/rbox:ro", "-v", rootfs+":/inner:ro", "-v", dir+":/t:ro", "--", "/t/l1.sh")
 	out := ok(t, r)
@@ -149,9 +149,9 @@ func TestNestedRboxNetwork(t *testing.T) {
 	script(t, dir, "l2.sh", `ip -4 addr show tap0 | grep -o 'inet [0-9.]*'
 mkdir -p /tmp/www && echo hello-from-l2 >/tmp/www/hello.txt && httpd -p 127.0.0.1:8080 -h /tmp/www
 /rbox exec --idmap single --net slirp:allow-host-loopback --rootfs /inner -v /t:/t:ro -- /t/l3.sh; rc=$?
-echo "l2-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v '^names$' | tr '\n' ' ')"; exit $rc`)
+echo "l2-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v -e '^names$' -e '[.]features$' | tr '\n' ' ')"; exit $rc`)
 	script(t, dir, "l1.sh", `/rbox exec --idmap single --device /dev/net/tun --rootfs /netimg -v /rbox:/rbox:ro -v /inner:/inner:ro -v /t:/t:ro -- /t/l2.sh; rc=$?
-echo "l1-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v '^names$' | tr '\n' ' ')"; exit $rc`)
+echo "l1-left:$(ls -A /tmp/rbox-0 2>/dev/null | grep -v -e '^names$' -e '[.]features$' | tr '\n' ' ')"; exit $rc`)
 	r := rbox(t, "exec", "--net", "none", "--device", "/dev/net/tun", "--rootfs", img,
 		"-v", rboxBin+":/rbox:ro", "-v", rootfs+":/inner:ro", "-v", img+":/netimg:ro", "-v", dir+":/t:ro", "--", "/t/l1.sh")
 	out := ok(t, r)

@@ -104,7 +104,8 @@ func (p *podmanEnv) importImage(t *testing.T, dir, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	tar := exec.CommandContext(ctx, "tar", "-C", dir, "-c", ".")
+	// Owned by root, as a real image is (the test's rootfs is the user's).
+	tar := exec.CommandContext(ctx, "tar", "--owner=0", "--group=0", "--numeric-owner", "-C", dir, "-c", ".")
 	imp := p.cmd(ctx, "import", "-", name)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
