@@ -153,11 +153,6 @@ func strayProcesses() []string {
 		if err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
 			continue
 		}
-		// A zombie is dead: one whose parent is PID 1 waits for a reaper
-		// that is not ours (podman's conmon and slirp4netns end so).
-		if stat, _ := os.ReadFile(filepath.Join(d, "stat")); strings.Contains(string(stat), ") Z ") {
-			continue
-		}
 		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
 		args := strings.ReplaceAll(string(cmdline), "\x00", " ")
 		psid, _ := unix.Getsid(pid)
