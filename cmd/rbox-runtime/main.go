@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rbox-sandbox/rbox/oci"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,6 +33,11 @@ var version = "dev"
 const exitFailure = 1
 
 func main() {
+	// A container's init is this binary re-executed by create: it takes
+	// no flags and never returns.
+	if len(os.Args) == 2 && os.Args[1] == oci.InitArg {
+		oci.InitMain()
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
 
