@@ -156,7 +156,7 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 				closeFiles(files)
 				return 0, errors.New("container init: pty message without a master")
 			}
-			err := sendFD(o.Console, files[0])
+			err := sendFD(o.Console, int(files[0].Fd()))
 			files[0].Close()
 			if err != nil {
 				return 0, fmt.Errorf("send the pty master to --console-socket: %w", err)
@@ -283,14 +283,14 @@ func writeMapsHelper(pid int, b *Bundle) error {
 
 // sendFD sends f over the connected unix socket c, as runc sends the
 // pty master to --console-socket: one message, the descriptor attached.
-func sendFD(c, f *os.File) error {
+func sendFD(c *os.File, fd int) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
-	err = rc.Control(func(fd uintptr) {
-		serr = unix.Sendmsg(int(fd), []byte("/dev/ptmx"), unix.UnixRights(int(f.Fd())), nil, 0)
+	err = rc.Control(func(s uintptr) {
+		serr = unix.Sendmsg(int(s), []byte("/dev/ptmx"), unix.UnixRights(fd), nil, 0)
 	})
 	if err != nil {
 		return err

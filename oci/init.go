@@ -210,6 +210,19 @@ func joinNS(ns Namespace) error {
 // the master to create (for --console-socket) and keeps the slave as
 // the process's stdio.
 func (in *initState) openConsole() error {
+	return in.console(func(master int) error { return in.ch.send(initMessage{Type: "pty"}, master) })
+}
+
+// openConsoleTo is openConsole for exec: the master goes to the console
+// socket itself.
+func (in *initState) openConsoleTo(sock *os.File) error {
+	defer sock.Close()
+	return in.console(func(master int) error {
+		return sendFD(sock, master)
+	})
+}
+
+func (in *initState) console(send func(master int) error) error {
 	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("process.terminal: open /dev/ptmx: %w", err)
@@ -226,7 +239,10 @@ func (in *initState) openConsole() error {
 		return fmt.Errorf("process.terminal: open the pty's peer: %w", errno)
 	}
 	in.stdio = os.NewFile(sfd, "pty")
-	return in.ch.send(initMessage{Type: "pty"}, mfd)
+	if err := send(mfd); err != nil {
+		return fmt.Errorf("process.terminal: send the pty master: %w", err)
+	}
+	return nil
 }
 
 // findProgram resolves process.args[0] as execve would, in the

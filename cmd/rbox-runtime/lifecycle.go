@@ -91,13 +91,8 @@ func runCreate(e *env, name string, args []string) error {
 	}
 	var console *os.File
 	if *consoleSocket != "" {
-		c, err := net.Dial("unix", *consoleSocket)
-		if err != nil {
-			return fmt.Errorf("--console-socket %q: %w", *consoleSocket, err)
-		}
-		defer c.Close()
-		if console, err = c.(*net.UnixConn).File(); err != nil {
-			return fmt.Errorf("--console-socket %q: %w", *consoleSocket, err)
+		if console, err = dialConsole(*consoleSocket); err != nil {
+			return err
 		}
 		defer console.Close()
 	}
@@ -318,4 +313,19 @@ func startCreated(e *env, st *oci.Store, r *oci.Record) error {
 		}
 	}
 	return nil
+}
+
+// dialConsole connects to the engine's console socket, which receives
+// the pty master.
+func dialConsole(path string) (*os.File, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %q: %w", path, err)
+	}
+	defer c.Close()
+	f, err := c.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %q: %w", path, err)
+	}
+	return f, nil
 }
