@@ -179,8 +179,7 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 // new (joined ones are entered by the init itself), and the ID maps,
 // which Go's runtime writes when this process may (root of its user
 // namespace, or a map of its own IDs alone); otherwise newuidmap writes
-// them and the init keeps its capabilities across its execve as ambient
-// ones until then.
+// them once the init exists, and the init waits for its config.
 func cloneAttr(b *Bundle) (*syscall.SysProcAttr, bool, error) {
 	attr := &syscall.SysProcAttr{}
 	userNS := false
@@ -218,6 +217,14 @@ func cloneAttr(b *Bundle) (*syscall.SysProcAttr, bool, error) {
 	if !userNS {
 		return attr, false, nil
 	}
+	// The init's uid inside may be no root (podman's keep-id maps the
+	// runtime's own uid to the user's), and an execve as anyone but root
+	// of the namespace keeps no capability: the clone raises them all as
+	// ambient ones, which survive it. applyCaps clears them before the
+	// process runs.
+	for i := 0; i <= lastCap(); i++ {
+		attr.AmbientCaps = append(attr.AmbientCaps, uintptr(i))
+	}
 	if os.Geteuid() == 0 || ownIDsOnly(b) {
 		for _, m := range b.UIDMappings {
 			attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
@@ -228,9 +235,6 @@ func cloneAttr(b *Bundle) (*syscall.SysProcAttr, bool, error) {
 		// An unprivileged writer of gid_map must deny setgroups first.
 		attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
 		return attr, false, nil
-	}
-	for i := 0; i <= lastCap(); i++ {
-		attr.AmbientCaps = append(attr.AmbientCaps, uintptr(i))
 	}
 	return attr, true, nil
 }

@@ -96,6 +96,12 @@ func runCreate(e *env, name string, args []string) error {
 		}
 		defer console.Close()
 	}
+	rootDirPath, err := rootDir(e.global, e.getenv, os.Geteuid(), initialUserNS())
+	if err != nil {
+		return err
+	}
+	_, serr := os.Lstat(rootDirPath)
+	madeRoot := errors.Is(serr, os.ErrNotExist)
 	st, err := e.store(true)
 	if err != nil {
 		return err
@@ -114,6 +120,11 @@ func runCreate(e *env, name string, args []string) error {
 	defer func() {
 		if !ok {
 			st.Remove(id)
+			if madeRoot {
+				// A failed create leaves no state root it made: only
+				// when empty, another create may be under way.
+				os.Remove(st.Root)
+			}
 		}
 	}()
 	o := oci.CreateOptions{ID: id, StateDir: filepath.Join(st.Root, id), PreserveFDs: *preserveFDs, Console: console}
