@@ -7,7 +7,7 @@ BIN := bin/rbox
 ROOTFS := testdata/rootfs
 FUZZTIME ?= 20s
 
-.PHONY: help build test unit integration demo testdata testdata-debian lint fuzz bench bench-smoke vmtest provision clean
+.PHONY: help build test unit integration demo testdata testdata-debian lint fuzz bench bench-smoke vmtest provision clean oci-deps ocitest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,17 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | sed 's/func //'); do \
 	    echo "== $$t $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t || exit 1; done; done
+
+# The OCI runtime suites (docs/OCI.md): runtime-tools validation, rootless
+# podman, podman's own system tests, containerd's ctr and CRI paths, run
+# against RUNTIME. Not part of make test until bin/rbox-runtime exists.
+RUNTIME ?= /usr/sbin/runc
+OCI_SUITES ?= validation podman podman-bats containerd
+oci-deps: ## as root: the OCI suites' packages and tools (runtime-tools, podman's system tests, crictl) into .cache/oci
+	tests/oci/deps.sh
+
+ocitest: oci-deps ## as root: the OCI suites (OCI_SUITES) against RUNTIME (default runc; the rootless parts run as RBOX_TEST_USER)
+	RUNTIME='$(RUNTIME)' OCI_SUITES='$(OCI_SUITES)' tests/oci/run.sh
 
 provision: ## as root: install packages, create the test users, open /dev/net/tun and /dev/fuse
 	scripts/provision.sh

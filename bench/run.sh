@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh [--smoke] [--out FILE] [--keep] [SECTION...]: rbox's benchmark
-# harness. Sections: start net fs mem scale (default: all). Prints markdown
+# harness. Sections: start net fs mem scale image (default: all). Prints markdown
 # tables on stdout, progress on stderr.
 #
 # As root it provisions the host (packages, the test user) and runs every
@@ -15,7 +15,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 TEST_USER=${RBOX_TEST_USER:-rboxtest}
 PACKAGES=(hyperfine bubblewrap crun runc podman rootlesskit iperf3 uidmap fuse-overlayfs fuse3
-	slirp4netns passt busybox-static jq time util-linux procps iproute2)
+	slirp4netns passt busybox-static jq time util-linux procps iproute2 docker-registry skopeo curl)
 
 SMOKE=0 KEEP=0 OUT="" SECTIONS=()
 while [ $# -gt 0 ]; do
@@ -24,12 +24,12 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1 ;;
 	--out) OUT=${2:?--out needs a file}; shift ;;
 	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	start | net | fs | mem | scale) SECTIONS+=("$1") ;;
+	start | net | fs | mem | scale | image) SECTIONS+=("$1") ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(start net fs mem scale)
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(start net fs mem scale image)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -65,8 +65,8 @@ provision() {
 }
 
 # The work directory lives on tmpfs when there is room (BENCH_TMPDIR
-# overrides): rbox keeps its upper layers in XDG_RUNTIME_DIR, a tmpfs on
-# systemd hosts, and this machine's ext4 creates files slowly for
+# overrides): rbox keeps its upper layers in XDG_DATA_HOME (set under the
+# work directory below), the image store too, and this machine's ext4 creates files slowly for
 # non-root users (about 230 µs per creating openat), which would swamp
 # every file-system figure.
 pick_tmp() {
@@ -125,7 +125,7 @@ mkdir -p "$RES" "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" || di
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-for s in start net fs mem scale; do
+for s in start net fs mem scale image; do
 	# shellcheck source=/dev/null
 	. "$BENCH_DIR/$s.sh"
 done

@@ -23,7 +23,7 @@ burst() {
 	done
 	if [ "${name#rbox}" != "$name" ] && [ -d "$XDG_RUNTIME_DIR/rbox" ]; then
 		# An empty names/ directory is the registry itself, not a leftover.
-		state=$(cd "$XDG_RUNTIME_DIR/rbox" && find . -mindepth 1 -maxdepth 2 ! -path ./names | sed 's|^\./||' | head -5 | tr '\n' ' ')
+		state=$(cd "$XDG_RUNTIME_DIR/rbox" && find . -mindepth 1 -maxdepth 2 ! -path ./names ! -path ./slirp4netns.features | sed 's|^\./||' | head -5 | tr '\n' ' ')
 	fi
 	local nleft=$(($(printf '%s\n' "$newp" | grep -c .) + $(echo -n "$state" | wc -w)))
 	[ "$failed" = 0 ] || log "scale: $name: $failed of $n failed, e.g. $(oneline "$(cat "$RES"/burst-"$name"/*.err | head -1)")"

@@ -19,6 +19,10 @@ section_start() {
 	row_required floor "floor: unshare -U -r -p -f -m -u -i + chroot" unshare $ns chroot "$R" /bin/true || return 1
 	# shellcheck disable=SC2086
 	row floor-net "floor + --net (new network namespace)" unshare $ns --net chroot "$R" /bin/true
+	# The floor with the full subordinate map: newuidmap and newgidmap,
+	# what rbox --idmap full pays for its map (issue 18's yardstick).
+	# shellcheck disable=SC2086
+	row floor-mapauto "floor + --net with --map-auto (newuidmap + newgidmap)" unshare ${ns/--map-root-user/--map-auto --map-root-user} --net chroot "$R" /bin/true
 	# bwrap with what rbox --net none sets up: user, pid, ipc, uts and net
 	# namespaces (mount is implied), the rootfs bound read-write, /proc, /dev.
 	row_required bwrap "bwrap: user pid ipc uts net, --bind rootfs /, --proc, --dev" \

@@ -36,6 +36,10 @@ type Host struct {
 	Executable string
 	// TempDir holds the throwaway layers of the overlay tries.
 	TempDir string
+	// DataDir is rbox's directory in $XDG_DATA_HOME: the image store
+	// (images/) and the sandboxes' writable layers (sandboxes/); ""
+	// skips probe store.
+	DataDir string
 
 	// Cgroup is how to reach the user's systemd; NoCgroup skips the
 	// cgroup probes that read the real host (unit tests).
@@ -83,6 +87,7 @@ func Run(ctx context.Context, h *Host) *Report {
 	add(probeIDMap(ctx, h, r, uidRanges, gidRanges, uhelper, ghelper))
 	add(probeOverlay(ctx, h, r))
 	add(probeFuse(ctx, h, r))
+	add(probeStore(ctx, h, r))
 	add(probeSlirp(h), probeTun(h))
 	add(probeCgroup(ctx, h)...)
 	add(probePorts(h))

@@ -8,8 +8,7 @@ import (
 )
 
 // probeSlirp looks for what the default network (--net slirp) runs:
-// slirp4netns, and nsenter and ip, with which rootlesskit's driver makes
-// the tap device. pasta is reported beside it (--net pasta).
+// slirp4netns. pasta is reported beside it (--net pasta).
 func probeSlirp(h *Host) Result {
 	const name = "slirp"
 	var found, missing, pkgs []string

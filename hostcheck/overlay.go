@@ -17,13 +17,13 @@ import (
 const mountCloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID
 
 // tryOverlay mounts an overlay with driver over a throwaway image in
-// h.TempDir (where rbox exec keeps its writable layers), writes through
-// it, and removes everything.
-func tryOverlay(ctx context.Context, h *Host, driver, fuseBin string) error {
-	if err := os.MkdirAll(h.TempDir, 0o700); err != nil {
+// base (the state root, or the data directory of the store and the
+// writable layers), writes through it, and removes everything.
+func tryOverlay(ctx context.Context, h *Host, driver, fuseBin, base string) error {
+	if err := os.MkdirAll(base, 0o700); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(h.TempDir, "check-")
+	dir, err := os.MkdirTemp(base, "check-")
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func probeOverlay(ctx context.Context, h *Host, r *Report) Result {
 	if h.Exe == "" {
 		return skip(name, "not tried")
 	}
-	if err := tryOverlay(ctx, h, overlay.Kernel, ""); err != nil {
+	if err := tryOverlay(ctx, h, overlay.Kernel, "", h.TempDir); err != nil {
 		var uname unix.Utsname
 		unix.Uname(&uname)
 		return fail(name, overlayFix(unix.ByteSliceToString(uname.Release[:]), h.TempDir),
@@ -77,7 +77,7 @@ func overlayFix(release, layers string) string {
 		return "kernel overlayfs in a user namespace needs Linux 5.11 or later (this is " + release + ")" + fallback
 	}
 	return fmt.Sprintf("the writable layers live in %s: put them on a filesystem overlayfs takes as an upper layer "+
-		"(ext4, xfs, btrfs, tmpfs since Linux 6.6; not overlayfs, NFS or FUSE) by pointing XDG_RUNTIME_DIR or TMPDIR there", layers) + fallback
+		"(ext4, xfs, btrfs, tmpfs since Linux 6.6; not overlayfs, NFS or FUSE) by pointing XDG_RUNTIME_DIR or TMPDIR there (and XDG_DATA_HOME: probe store)", layers) + fallback
 }
 
 // devProblem opens a device for reading and writing as rbox will, and
@@ -116,7 +116,7 @@ func probeFuse(ctx context.Context, h *Host, r *Report) Result {
 	if h.Exe == "" {
 		return ok(name, "%s and %s usable; mount not tried", bin, h.DevFuse)
 	}
-	if err := tryOverlay(ctx, h, overlay.Fuse, bin); err != nil {
+	if err := tryOverlay(ctx, h, overlay.Fuse, bin, h.TempDir); err != nil {
 		return fail(name, "fuse-overlayfs 1.0 or later is needed, and the kernel must allow FUSE mounts in user namespaces (Linux 4.18 or later)",
 			"fuse-overlayfs refused in a user namespace: %v", err)
 	}

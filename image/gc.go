@@ -42,31 +42,74 @@ func (s *Store) List() ([]Image, int64, error) {
 	return out, total, nil
 }
 
+// Collected is what a removal did: the DiffIDs of the layers removed,
+// and of those kept because a running sandbox uses them (a later prune
+// removes them once it has ended).
+type Collected struct {
+	Removed, Kept []string
+}
+
 // Remove deletes the records of refs (canonical forms) and then every
-// layer and blob no record uses any more. A ref not in the store fails
-// the whole call before anything is removed.
-func (s *Store) Remove(refs []string, exe string) ([]string, error) {
+// layer and blob no record uses any more. A ref not in the store, or one
+// whose removal would delete a layer that a running sandbox uses (an
+// *InUseError), fails the whole call before anything is removed.
+func (s *Store) Remove(refs []string, exe string) (Collected, error) {
 	gc, err := s.lock("gc", false, false)
 	if err != nil {
-		return nil, err
+		return Collected{}, err
 	}
 	defer unlock(gc)
 	rs, err := s.Records()
 	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, r := range rs {
-		have[r.Ref] = true
-	}
-	for _, ref := range refs {
-		if !have[ref] {
-			return nil, fmt.Errorf("%s: %w (see rbox images)", ref, errNotFound)
-		}
+		return Collected{}, err
 	}
 	drop := map[string]bool{}
 	for _, r := range refs {
 		drop[r] = true
+	}
+	have := map[string]bool{}
+	kept := map[string]bool{} // layers the remaining records use
+	for _, r := range rs {
+		have[r.Ref] = true
+		if !drop[r.Ref] {
+			for _, d := range r.Layers {
+				kept[layerKey(d, r.Flat)] = true
+			}
+		}
+	}
+	for _, ref := range refs {
+		if !have[ref] {
+			return Collected{}, fmt.Errorf("%s: %w (see rbox images)", ref, errNotFound)
+		}
+	}
+	// The layers this removal deletes are taken exclusively now and held
+	// until they are gone, so no sandbox starts on one meanwhile.
+	held := map[string]*os.File{}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	for _, r := range rs {
+		if !drop[r.Ref] {
+			continue
+		}
+		var busy []string
+		for _, d := range r.Layers {
+			k := layerKey(d, r.Flat)
+			if kept[k] || held[k] != nil {
+				continue
+			}
+			f := s.tryRemoval(d, r.Flat)
+			if f == nil {
+				busy = append(busy, s.LayerRoot(d, r.Flat))
+				continue
+			}
+			held[k] = f
+		}
+		if busy != nil {
+			return Collected{}, &InUseError{Ref: r.Ref, Layers: busy}
+		}
 	}
 	if err := s.update(func(rs []Record) []Record {
 		out := rs[:0]
@@ -77,48 +120,65 @@ func (s *Store) Remove(refs []string, exe string) ([]string, error) {
 		}
 		return out
 	}); err != nil {
-		return nil, err
+		return Collected{}, err
 	}
-	return s.collect(exe)
+	return s.collect(exe, held)
 }
 
 // Prune removes what no record uses: layers, blobs and what killed pulls
-// left in tmp/. It returns the DiffIDs of the layers removed.
-func (s *Store) Prune(exe string) ([]string, error) {
+// left in tmp/. Layers in use by a running sandbox are kept.
+func (s *Store) Prune(exe string) (Collected, error) {
 	gc, err := s.lock("gc", false, false)
 	if err != nil {
-		return nil, err
+		return Collected{}, err
 	}
 	defer unlock(gc)
-	return s.collect(exe)
+	held := map[string]*os.File{}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	return s.collect(exe, held)
 }
 
-// collect runs with the gc lock held alone: no pull is under way.
-func (s *Store) collect(exe string) ([]string, error) {
+// collect runs with the gc lock held alone: no pull is under way. held
+// has the in-use locks the caller took already (flock conflicts between
+// two descriptions of one file, even in one process); collect adds the
+// ones it takes, and the caller closes them all.
+func (s *Store) collect(exe string, held map[string]*os.File) (Collected, error) {
+	var c Collected
 	rs, err := s.Records()
 	if err != nil {
-		return nil, err
+		return c, err
 	}
 	used := map[string]bool{}
 	for _, r := range rs {
 		used[r.Manifest], used[r.Config] = true, true
 		for _, d := range r.Layers {
-			h, _ := hexOf(d)
-			if r.Flat {
-				used["flat/"+h] = true
-			} else {
-				used["mapped/"+h] = true
-			}
+			used[layerKey(d, r.Flat)] = true
 		}
 	}
-	var doomed, removed []string
+	var doomed, locks []string
 	for _, kind := range []struct{ dir, key string }{{"layers", "mapped/"}, {"layers-flat", "flat/"}} {
 		names, _ := readNames(filepath.Join(s.Root, kind.dir))
 		for _, n := range names {
-			if !used[kind.key+n] {
-				doomed = append(doomed, filepath.Join(s.Root, kind.dir, n))
-				removed = append(removed, "sha256:"+n)
+			k := kind.key + n
+			if used[k] {
+				continue
 			}
+			d, flat := splitKey(k)
+			if held[k] == nil {
+				f := s.tryRemoval(d, flat)
+				if f == nil {
+					c.Kept = append(c.Kept, d)
+					continue
+				}
+				held[k] = f
+			}
+			doomed = append(doomed, filepath.Join(s.Root, kind.dir, n))
+			locks = append(locks, s.useLockPath(d, flat))
+			c.Removed = append(c.Removed, d)
 		}
 	}
 	tmp, _ := readNames(filepath.Join(s.Root, "tmp"))
@@ -128,11 +188,17 @@ func (s *Store) collect(exe string) ([]string, error) {
 	if len(doomed) > 0 {
 		h, err := newHelper(exe)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
 		if err := h.remove(doomed...); err != nil {
-			return nil, err
+			return c, err
 		}
+	}
+	// A sandbox that opened one of these before we took it finds its
+	// layer gone once it gets the lock (Use checks after locking), so the
+	// files may go with their layers.
+	for _, l := range locks {
+		os.Remove(l)
 	}
 	blobs, _ := readNames(filepath.Join(s.Root, "blobs", "sha256"))
 	for _, n := range blobs {
@@ -140,7 +206,7 @@ func (s *Store) collect(exe string) ([]string, error) {
 			os.Remove(filepath.Join(s.Root, "blobs", "sha256", n))
 		}
 	}
-	return removed, nil
+	return c, nil
 }
 
 func readNames(dir string) ([]string, error) {

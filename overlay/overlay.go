@@ -141,32 +141,24 @@ func mountKernel(c Config, target string) error {
 			unix.Close(fd)
 		}
 	}()
-	open := func(p string) (string, error) {
+	open := func(p string) (int, error) {
 		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return "", fmt.Errorf("open %q: %w", p, err)
+			return -1, fmt.Errorf("open %q: %w", p, err)
 		}
 		fds = append(fds, fd)
-		return fmt.Sprintf("/proc/self/fd/%d", fd), nil
+		return fd, nil
 	}
-	// One lowerdir+ per layer of an image (Linux 6.8+): a single lowerdir
-	// string through fsconfig stops at 256 bytes. A rootfs and the
-	// generated files' layer fit in one.
-	var opts [][2]string
-	var paths []string
+	// An image's layers (and the generated files' above them) are one
+	// lowerdir+ each (Linux 6.8+); a rootfs and the generated layer go in
+	// one lowerdir. planLowers has the limits.
+	var lowerFDs []int
 	for _, l := range c.lowers() {
-		p, err := open(l)
+		fd, err := open(l)
 		if err != nil {
 			return err
 		}
-		paths = append(paths, p)
-	}
-	if len(c.Lowers) > 0 {
-		for _, p := range paths {
-			opts = append(opts, [2]string{"lowerdir+", p})
-		}
-	} else {
-		opts = append(opts, [2]string{"lowerdir", strings.Join(paths, ":")})
+		lowerFDs = append(lowerFDs, fd)
 	}
 	upper, err := open(c.Upper)
 	if err != nil {
@@ -176,14 +168,62 @@ func mountKernel(c Config, target string) error {
 	if err != nil {
 		return err
 	}
+	plus := len(c.Lowers) > 0
+	p, err := planLowers(lowerFDs, upper, work, plus)
+	if err != nil {
+		return err
+	}
+	err = mountPlan(p, c, target)
+	if plus && errors.Is(err, errNoLowerdirPlus) {
+		// Before Linux 6.8: one lowerdir string of short names.
+		if p, err = planLowers(lowerFDs, upper, work, false); err != nil {
+			return err
+		}
+		err = mountPlan(p, c, target)
+	}
+	return err
+}
+
+// errNoLowerdirPlus is a kernel that does not know lowerdir+ (before
+// 6.8). A constant: no package init in every rbox exec.
+const errNoLowerdirPlus = constError("lowerdir+ not supported")
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
+
+// mountPlan mounts one lowerPlan.
+func mountPlan(p lowerPlan, c Config, target string) error {
+	if p.relative {
+		// The lower names are descriptor numbers: relative to the
+		// descriptor directory, which overlayfs resolves them against
+		// (the cwd is the whole process's; the init does nothing else
+		// meanwhile, and it is put back).
+		back, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("kernel overlay: open the working directory: %w", err)
+		}
+		defer func() { unix.Fchdir(back); unix.Close(back) }()
+		if err := unix.Chdir("/proc/self/fd"); err != nil {
+			return fmt.Errorf("kernel overlay: chdir /proc/self/fd: %w", err)
+		}
+	}
+	if p.legacy != "" {
+		if err := unix.Mount("overlay", target, "overlay", unix.MS_NODEV, p.legacy); err != nil {
+			return fmt.Errorf("kernel overlay: lower %q, upper %q (%d layers, mount data): %w", c.Lower, c.Upper, len(c.Lowers), err)
+		}
+		return nil
+	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("kernel overlay: fsopen: %w", err)
 	}
 	defer unix.Close(fsfd)
-	opts = append(opts, [2]string{"upperdir", upper}, [2]string{"workdir", work})
-	for _, o := range opts {
+	for i, o := range p.opts {
 		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
+			if i == 0 && o[0] == "lowerdir+" && errors.Is(err, unix.EINVAL) {
+				return errNoLowerdirPlus
+			}
 			return fmt.Errorf("kernel overlay: set %s=%q: %w", o[0], o[1], err)
 		}
 	}

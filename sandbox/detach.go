@@ -31,6 +31,7 @@ const (
 type Job struct {
 	Plan      *Plan        `json:"plan"`
 	StateRoot string       `json:"stateRoot"`
+	LayerRoot string       `json:"layerRoot,omitempty"`
 	CgroupEnv cgroupv2.Env `json:"cgroupEnv"`
 	// StatusJSON is the front end's: where its supervise entry writes how
 	// the sandbox ended.

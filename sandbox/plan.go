@@ -46,6 +46,8 @@ type Plan struct {
 type Root struct {
 	Dir    string   `json:"dir"`
 	Layers []string `json:"layers,omitempty"`
+	// LayerLocks are held shared by the supervisor (Spec.LayerLocks).
+	LayerLocks []string `json:"layerLocks,omitempty"`
 }
 
 // Env is what Plan reads of the host besides the paths the Spec names.
@@ -140,7 +142,7 @@ func planRoot(s *Spec) (Root, error) {
 		return Root{}, fieldErr("Rootfs", s.Rootfs, "rootfs %q is not a directory: point {Rootfs} at an unpacked image directory", s.Rootfs)
 	}
 	s.Rootfs = abs
-	return Root{Dir: abs, Layers: s.Layers}, nil
+	return Root{Dir: abs, Layers: s.Layers, LayerLocks: s.LayerLocks}, nil
 }
 
 // planVolume makes a volume's host path absolute and refuses one that is

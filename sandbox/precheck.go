@@ -56,7 +56,7 @@ const (
 // space or inodes: dir is the --persist directory (persist) or the state
 // directory.
 func checkLayerSpace(dir string, persist bool) error {
-	what := "state directory"
+	what := "layer directory"
 	if persist {
 		what = "{Persist}"
 	}

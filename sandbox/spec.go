@@ -72,6 +72,10 @@ type Spec struct {
 	// Layers, uppermost first, are an image's layer directories, the
 	// overlay's lower directories; Rootfs is then the uppermost.
 	Layers []string `json:"layers,omitempty"`
+	// LayerLocks are the layers' in-use locks in the image store: the
+	// supervisor holds each shared for the run, so that rmi and prune
+	// leave the layers alone (see package image).
+	LayerLocks []string `json:"layerLocks,omitempty"`
 }
 
 // NeedsCgroup reports whether the run needs a cgroup of its own: limits or

@@ -30,6 +30,9 @@ type Options struct {
 	Detached *os.File
 	// StateRoot is the per-user directory for sandbox state.
 	StateRoot string
+	// LayerRoot is where the sandboxes' writable layers go, on disk
+	// ($XDG_DATA_HOME/rbox/sandboxes); "" keeps them in the state root.
+	LayerRoot string
 	// Executable is the rbox binary to re-execute as the init.
 	Executable            string
 	Stdin, Stdout, Stderr *os.File
@@ -111,7 +114,7 @@ func (s *supervisor) run() (int, error) {
 
 	// The network's helpers, the tun device and the host ports are checked
 	// before anything exists.
-	netCfg := slirp.Config{Mode: p.Net, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable}
+	netCfg := slirp.Config{Mode: p.Net, MTU: spec.MTU, Ports: spec.Ports, Executable: o.Executable, CacheDir: o.StateRoot}
 	if netCfg.Executable == "" {
 		netCfg.Executable = "/proc/self/exe"
 	}
@@ -170,6 +173,7 @@ func (s *supervisor) run() (int, error) {
 		NewNetwork: p.Net.Kind != NetHost,
 		SealedCopy: needSealedCopy(p.Caps, o.Executable),
 		Cgroup:     s.cgm != nil,
+		Tap:        slirp.Tap(p.Net),
 		Stdin:      o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
 	})
 	if err != nil {
@@ -249,7 +253,7 @@ func (s *supervisor) run() (int, error) {
 // undo writes the outcome of a kept sandbox and removes the rest.
 func (s *supervisor) openState() error {
 	o, spec := s.o, s.spec
-	st, err := state.NewBox(o.StateRoot, spec.Name)
+	st, err := state.NewBox(o.StateRoot, o.LayerRoot, spec.Name)
 	var inUse *state.NameInUseError
 	if errors.As(err, &inUse) {
 		return fieldErr("Name", spec.Name, "the name %q is in use by sandbox %s: pick another {Name}, or rbox rm %s once it has exited", inUse.Name, inUse.ID, inUse.Name)
@@ -259,11 +263,14 @@ func (s *supervisor) openState() error {
 	}
 	s.st = st
 	st.Keep = o.Detached != nil
+	if st.LayerNote != "" {
+		s.debugf("supervisor: the writable layer in the state directory: %s", st.LayerNote)
+	}
 	if o.Status != nil {
 		o.Status.Name, o.Status.ID = st.Name, st.ID
 	}
 	s.meta = &state.Meta{
-		ID: st.ID, Name: st.Name, Command: spec.Args, Rootfs: spec.Rootfs, Net: spec.Net,
+		ID: st.ID, Name: st.Name, Command: spec.Args, Rootfs: spec.Rootfs, Layers: s.p.Root.Layers, Net: spec.Net,
 		Detached: st.Keep, SupervisorPid: os.Getpid(), Created: time.Now(), Status: state.Running,
 	}
 	for _, p := range spec.Ports {
@@ -300,11 +307,24 @@ func (s *supervisor) openState() error {
 	return nil
 }
 
-// prepareLayer makes the writable layer (in the state directory, or the
-// locked --persist directory) and the overlay's mount point.
+// prepareLayer makes the writable layer (in the layer directory on disk,
+// or the locked --persist directory) and the overlay's mount point.
 func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	spec, st := s.spec, s.st
-	spaceDir := st.Dir
+	if len(s.p.Root.LayerLocks) > 0 {
+		release, err := state.HoldShared(s.p.Root.LayerLocks)
+		if err != nil {
+			return "", overlay.Config{}, fmt.Errorf("lock the image's layers: %w", err)
+		}
+		s.undo.push(release)
+		// An rmi that took a layer before us has removed it by now.
+		for _, l := range s.p.Root.Layers {
+			if _, err := os.Stat(l); err != nil {
+				return "", overlay.Config{}, fmt.Errorf("the image's layer %q was removed meanwhile: pull the image again", l)
+			}
+		}
+	}
+	spaceDir := st.Layer()
 	if spec.Persist != "" {
 		spaceDir = spec.Persist
 	}

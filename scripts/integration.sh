@@ -10,7 +10,9 @@ strict=${RBOX_TEST_STRICT:-}
 [ "${CI:-}" = true ] && strict=1
 # The tests that only the user without subordinate ranges runs.
 nosub_tests=(TestNoSubID TestCheckNoSubID TestNoSubIDImage)
-run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}"))\$")
+# The tests that need a set-up by root, run below on their own.
+root_tests=(TestImageDiskFull)
+run_flags=(-test.v -test.count=1 -test.timeout=20m -test.skip "^($(IFS='|'; echo "${nosub_tests[*]}|${root_tests[*]}"))\$")
 [ -n "${RUN:-}" ] && run_flags+=(-test.run "$RUN")
 
 summarize() { # count top-level results of a -test.v log
@@ -57,6 +59,17 @@ chmod 0755 "$stage"/*
 mkdir "$stage/img"
 chown "$TEST_USER" "$stage/img"
 runuser -u "$TEST_USER" -- sh "$stage/mkrootfs.sh" "$stage/img/rootfs"
+# A root-owned copy of it, as root's tools leave a tree (TestImageImport):
+# everything host root's, one file of a system uid, and beside it a tree
+# with a file of an ID beyond the test user's range.
+mkdir -p "$stage/img-rootowned/bad"
+cp -a "$stage/img/rootfs" "$stage/img-rootowned/rootfs"
+chown -R root:root "$stage/img-rootowned"
+chmod 0755 "$stage/img-rootowned/rootfs/root"
+echo sys > "$stage/img-rootowned/rootfs/etc/sys100"
+chown 100:100 "$stage/img-rootowned/rootfs/etc/sys100"
+echo far > "$stage/img-rootowned/bad/far"
+chown 4000000:0 "$stage/img-rootowned/bad/far"
 mkdir "$stage/img-nosub"
 chown "$NOSUB_USER" "$stage/img-nosub"
 runuser -u "$NOSUB_USER" -- sh "$stage/mkrootfs.sh" "$stage/img-nosub/rootfs"
@@ -97,7 +110,7 @@ as_user() {
 	home=$(getent passwd "$u" | cut -d: -f6)
 	# A clean environment, as a CI agent started through su would have.
 	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$u" \
-		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" \
+		LANG=C.UTF-8 RBOX_BIN="$stage/rbox" RBOX_ROOTFS="$stage/img/rootfs" RBOX_ROOTOWNED="$stage/img-rootowned" \
 		RBOX_ROOT_ROOTFS="$stage/img-root/rootfs" RBOX_DEBIAN_ROOTFS="$debian" \
 		RBOX_TEST_STRICT="$strict" RBOX_HIJACK_DIR="$shared" "$@"
 }
@@ -127,7 +140,7 @@ wait "$attacker" || true
 # sandbox any more.
 for d in "$shared/rbox-$(id -u "$TEST_USER")"-*; do
 	[ -d "$d" ] || continue
-	if [ -n "$(ls -A "$d" | grep -v '^names$')" ] || [ -n "$(ls -A "$d/names" 2>/dev/null)" ]; then
+	if [ -n "$(ls -A "$d" | grep -v -e '^names$' -e '^slirp4netns.features$')" ] || [ -n "$(ls -A "$d/names" 2>/dev/null)" ]; then
 		echo "integration: state left in the fallback root $d:"; ls -la "$d"; status=1
 	fi
 done
@@ -235,6 +248,39 @@ if [ -z "${RUN:-}" ] || [[ TestLayerFull =~ $RUN ]]; then
 	done
 	rmdir "$stage/full" 2>/dev/null || true
 fi
+# A full disk during a pull: the test user's store on a 1 MiB tmpfs,
+# mounted in a private mount namespace (TestImageDiskFull).
+if [ -z "${RUN:-}" ] || [[ TestImageDiskFull =~ $RUN ]]; then
+	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+	(cd "$stage" && unshare -m --propagation private sh -c '
+		mkdir -p "$1/small" && mount -t tmpfs -o "size=1m,mode=0700,uid=$(id -u "$2")" tmpfs "$1/small" || exit 99
+		runuser -u "$2" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$3" USER="$2" LANG=C.UTF-8 \
+			RBOX_BIN="$1/rbox" RBOX_ROOTFS="$1/img/rootfs" RBOX_TEST_STRICT="$4" RBOX_SMALL_DATA="$1/small" \
+			./integration.test -test.v -test.count=1 -test.run "^TestImageDiskFull\$"
+	' sh "$stage" "$TEST_USER" "$home" "$strict") 2>&1 | tee -a "$log" || true
+	rmdir "$stage/small" 2>/dev/null || true
+fi
+# The writable layer is on disk, not in the runtime directory: a workload
+# writes 16 MiB into its root with XDG_RUNTIME_DIR a 2 MiB tmpfs (a
+# systemd host's is 10% of RAM), and nothing is left in either place.
+if [ -z "${RUN:-}" ] || [[ TestLayerBigWrite =~ $RUN ]]; then
+	uid=$(id -u "$TEST_USER")
+	name=TestLayerBigWrite
+	mkdir -p "$stage/data" && chown "$TEST_USER" "$stage/data" && chmod 0700 "$stage/data"
+	rc=0
+	out=$(unshare -m --propagation private sh -c '
+		mkdir -p "$1/run" && mount -t tmpfs -o "size=2m,mode=0700,uid=$2" tmpfs "$1/run" || exit 99
+		runuser -u "$3" -- env -i PATH=/usr/bin:/bin HOME=/ XDG_RUNTIME_DIR="$1/run" XDG_DATA_HOME="$1/data" \
+			"$1/rbox" exec --net none --rootfs "$1/img/rootfs" -- sh -c "dd if=/dev/zero of=/big bs=1M count=16 2>/dev/null && wc -c </big" || exit $?
+		echo "left: $(ls -A "$1/run/rbox" | grep -v "^names$")$(ls -A "$1/run/rbox/names")$(ls -A "$1/data/rbox/sandboxes")."
+	' sh "$stage" "$uid" "$TEST_USER" 2>&1) || rc=$?
+	if [ "$rc" = 0 ] && [ "$out" = "$(printf '16777216\nleft: .')" ]; then
+		echo "--- PASS: $name" | tee -a "$log"
+	else
+		{ echo "--- FAIL: $name"; echo "    want 16777216 written and nothing left; got $rc:"; sed 's/^/    /' <<<"$out"; } | tee -a "$log"
+	fi
+	rm -rf "$stage/data"; rmdir "$stage/run" 2>/dev/null || true
+fi
 summarize "$log" || status=1
 
 # Nothing of the test users may outlive the suite.
@@ -249,8 +295,12 @@ for u in "$TEST_USER" "$NOSUB_USER"; do
 		pkill -9 -u "$u" || true
 	fi
 	uid=$(id -u "$u")
-	if [ -n "$(ls -A "/tmp/rbox-$uid" 2>/dev/null | grep -v '^names$')" ] || [ -n "$(ls -A "/tmp/rbox-$uid/names" 2>/dev/null)" ]; then
+	if [ -n "$(ls -A "/tmp/rbox-$uid" 2>/dev/null | grep -v -e '^names$' -e '^slirp4netns.features$')" ] || [ -n "$(ls -A "/tmp/rbox-$uid/names" 2>/dev/null)" ]; then
 		echo "integration: state left in /tmp/rbox-$uid:"; ls -la "/tmp/rbox-$uid"; status=1
+	fi
+	layers="$(getent passwd "$u" | cut -d: -f6)/.local/share/rbox/sandboxes"
+	if [ -n "$(ls -A "$layers" 2>/dev/null)" ]; then
+		echo "integration: writable layers left in $layers:"; ls -la "$layers"; status=1
 	fi
 done
 if grep -q "$stage" /proc/self/mountinfo; then

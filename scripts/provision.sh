@@ -7,9 +7,12 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "provision.sh: run as root" >&2; exit 1; }
 
 # zsh and fish: the unit tests parse and run the completion scripts in them.
+# The image tests: a registry on loopback and skopeo to fill it. podman,
+# conmon, runc, crun, bats, containerd and dpkg-dev (apt-get source of
+# podman's system tests): the OCI runtime suites in tests/oci.
 PACKAGES=(uidmap fuse-overlayfs fuse3 busybox-static slirp4netns passt iproute2 util-linux procps zsh fish
-	# The image tests: a registry on loopback and skopeo to fill it.
-	docker-registry skopeo)
+	docker-registry skopeo
+	podman conmon runc crun bats containerd dpkg-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -2,15 +2,14 @@ package slirp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 )
 
 // ChildConfig is the sandbox's side of a user-mode network, as the
@@ -24,9 +23,9 @@ type ChildConfig struct {
 	DNS     []string `json:"dns,omitempty"`
 	// Configured: the helper configured the device itself (pasta).
 	Configured bool `json:"configured,omitempty"`
-	// Ports is the port driver's settings for its child side; nil without
-	// published ports.
-	Ports map[string]string `json:"ports,omitempty"`
+	// PortSocket is where the init serves the published ports
+	// (ServePorts); "" without them.
+	PortSocket string `json:"portSocket,omitempty"`
 }
 
 // ConfigureChild gives the device its address, netmask and MTU, brings it
@@ -144,19 +143,109 @@ func addDefaultRoute(gw [4]byte, ifindex uint32) error {
 	return fmt.Errorf("no acknowledgement from the kernel")
 }
 
-// ServePorts runs the child side of the port driver for the life of the
-// init: it listens on the driver's socket in the supervisor's state
-// directory and, for each connection to a published port, dials the
-// sandbox's port and hands the connection back. Call it before the pivot
-// (the socket's path is on the host); it returns at once, and the
-// supervisor learns through the driver when the side is ready.
-func ServePorts(opaque map[string]string, log io.Writer) {
+// ServePorts serves the sandbox's side of the published ports for the
+// life of the init: it listens on socket (a path in the supervisor's
+// state directory) and answers each request (portmsg.go) with a socket
+// connected to 127.0.0.1:PORT in this network namespace. Call it before
+// the pivot (the path is on the host; the listening socket survives the
+// pivot). It returns once it listens; the supervisor connects later.
+func ServePorts(socket string, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
+	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: socket, Net: "unixpacket"})
+	if err != nil {
+		return fmt.Errorf("port forwarder: listen on %q: %w", socket, err)
+	}
 	go func() {
-		if err := builtin.NewChildDriver(log).RunChildDriver(opaque, make(chan struct{}), ""); err != nil {
-			fmt.Fprintf(os.Stderr, "rbox: sandbox init: port driver: %v\n", err)
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				fmt.Fprintf(log, "rbox: sandbox init: port forwarder: %v\n", err)
+				return
+			}
+			go answerPort(c)
 		}
 	}()
+	return nil
+}
+
+// answerPort answers one request of the supervisor.
+func answerPort(c *net.UnixConn) {
+	defer c.Close()
+	b := make([]byte, 64)
+	n, err := c.Read(b)
+	if err != nil {
+		return
+	}
+	fd, err := dialPort(b[:n])
+	if err != nil {
+		c.Write([]byte("error: " + err.Error()))
+		return
+	}
+	c.WriteMsgUnix([]byte("ok"), unix.UnixRights(fd), nil)
+	unix.Close(fd)
+}
+
+// dialPort makes the socket a request asks for.
+func dialPort(b []byte) (int, error) {
+	r, err := parsePortRequest(b)
+	if err != nil {
+		return -1, err
+	}
+	typ := unix.SOCK_STREAM
+	if r.Proto == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: r.Port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("connect %s 127.0.0.1:%d: %w", r.Proto, r.Port, err)
+	}
+	return fd, nil
+}
+
+// Tap is the tap device the init makes for m (MakeTap), "" when m's
+// helper makes or configures its own (pasta) or there is none.
+func Tap(m Mode) string {
+	if m.Kind == Slirp {
+		return tapName
+	}
+	return ""
+}
+
+// MakeTap creates the tap device name in the caller's network namespace
+// and makes it persistent, so that it outlives the descriptor closed here
+// and slirp4netns attaches to it. It runs in the init as its first step
+// (it holds CAP_NET_ADMIN there, mapped or not), while the supervisor
+// writes the ID map. Persistent, the device goes away with the namespace,
+// in the kernel's own time: a tap that slirp4netns made itself would be
+// unregistered when slirp4netns exits, and the supervisor, which waits
+// for that exit, would wait about 20 ms for the kernel's RCU grace
+// periods. A device slirp4netns already holds (EBUSY) is no error: it
+// then made it first.
+func MakeTap(name string) error {
+	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("make tap %s: open %s: %w", name, tunDevice, err)
+	}
+	defer unix.Close(fd)
+	r, err := unix.NewIfreq(name)
+	if err != nil {
+		return fmt.Errorf("make tap %q: %w", name, err)
+	}
+	r.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, r); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return nil
+		}
+		return fmt.Errorf("make tap %s: TUNSETIFF: %w", name, err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
+		return fmt.Errorf("make tap %s: TUNSETPERSIST: %w", name, err)
+	}
+	return nil
 }

@@ -70,12 +70,12 @@ func (m Mode) UserMode() bool { return m.Kind == Slirp || m.Kind == Pasta }
 // package that has it.
 type Tool struct{ Bin, Pkg string }
 
-// Tools lists what m runs on the host: its helper and, for slirp, the
-// nsenter and ip with which rootlesskit's driver makes the tap device.
+// Tools lists what m runs on the host: its helper. (slirp4netns makes
+// the tap device itself; rootlesskit's driver ran nsenter and ip for it.)
 func (m Mode) Tools() []Tool {
 	switch m.Kind {
 	case Slirp:
-		return []Tool{{"slirp4netns", "slirp4netns"}, {"nsenter", "util-linux"}, {"ip", "iproute2"}}
+		return []Tool{{"slirp4netns", "slirp4netns"}}
 	case Pasta:
 		return []Tool{{"pasta", "passt"}}
 	}

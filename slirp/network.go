@@ -1,7 +1,6 @@
 package slirp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,15 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 
 	"github.com/rbox-sandbox/rbox/probe"
 )
@@ -30,7 +24,7 @@ type Config struct {
 	Mode  Mode
 	MTU   int // 0 for DefaultMTU
 	Ports []Port
-	// StateDir is the sandbox's private state directory: the port driver
+	// StateDir is the sandbox's private state directory: the port forwarder
 	// keeps its socket and its ready pipe there.
 	StateDir string
 	// Log receives what the helpers and drivers print (io.Discard unless
@@ -39,6 +33,9 @@ type Config struct {
 	// Executable is the rbox binary, started as the helper's watchdog
 	// (WatchdogArg) where the helper would not end with the sandbox.
 	Executable string
+	// CacheDir is the state root, where the slirp4netns feature probe is
+	// cached; "" probes on every start.
+	CacheDir string
 }
 
 // MissingError is something a user-mode network needs that this host
@@ -63,6 +60,9 @@ func (e *PortError) Unwrap() error { return e.Err }
 type NotRunningError struct{ Helper string }
 
 func (e *NotRunningError) Error() string { return e.Helper + " started but is not running" }
+
+// portSocket is the init's port forwarder socket in the state directory.
+const portSocket = "ports.sock"
 
 // Where the helpers are looked up; tests may point them elsewhere.
 var (
@@ -158,15 +158,13 @@ type Network struct {
 	helperPid int
 	// reap: the helper is a child we must wait for ourselves (pasta,
 	// which daemonizes and is re-parented to us as a subreaper).
-	reap     bool
+	reap bool
+	// cmd is slirp4netns, which we started ourselves and wait for.
+	cmd      *exec.Cmd
 	watchdog *exec.Cmd
 	wdPipe   *os.File
 
-	ports        port.ParentDriver
-	portsQuit    chan struct{}
-	portsReady   chan struct{}
-	portsErr     chan error
-	published    []int
+	ports        *forwarder
 	died         chan struct{}
 	stopWatching chan struct{}
 	watched      chan struct{} // closed when watch returns
@@ -193,26 +191,41 @@ func Start(c Config, pid int) (*Network, error) {
 
 func (n *Network) start(pid int) error {
 	c := n.cfg
-	var driver network.ParentDriver
-	var err error
 	switch c.Mode.Kind {
 	case Slirp:
-		driver, err = newSlirp4netns(c)
-	case Pasta:
-		// pasta forks into the background and its parent exits; as a
-		// subreaper we become the daemon's parent, so that we can watch
-		// it and end it.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("become a subreaper for pasta: %w", err)
+		if err := n.startSlirp4netns(pid); err != nil {
+			return err
 		}
-		driver, err = pasta.NewParentDriver(c.Log, "pasta", c.MTU, nil, "tap0", "", !c.Mode.AllowHostLoopback, false, false)
-		n.reap = true
+	case Pasta:
+		if err := n.startPasta(pid); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("network %q has no helper", c.Mode.Kind)
 	}
+	n.watched = make(chan struct{})
+	go n.watch()
+	if len(c.Ports) > 0 {
+		n.child.PortSocket = filepath.Join(c.StateDir, portSocket)
+	}
+	return nil
+}
+
+// startPasta starts pasta through rootlesskit's driver, which configures
+// the sandbox's device itself.
+func (n *Network) startPasta(pid int) error {
+	c := n.cfg
+	// pasta forks into the background and its parent exits; as a
+	// subreaper we become the daemon's parent, so that we can watch it
+	// and end it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become a subreaper for pasta: %w", err)
+	}
+	driver, err := pasta.NewParentDriver(c.Log, "pasta", c.MTU, nil, tapName, "", !c.Mode.AllowHostLoopback, false, false)
 	if err != nil {
 		return err
 	}
+	n.reap = true
 	msg, cleanup, err := driver.ConfigureNetwork(pid, c.StateDir, "")
 	n.cleanup = cleanup
 	if err != nil {
@@ -225,15 +238,15 @@ func (n *Network) start(pid int) error {
 		return probe.Wrap(fmt.Errorf("start %s: %s", c.Mode.Helper(), oneLine(err)), p)
 	}
 	n.child = ChildConfig{Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU, DNS: msg.DNS}
-	info, err := childInfo(c.Mode)
+	info, err := pasta.NewChildDriver().ChildDriverInfo()
 	if err != nil {
 		return err
 	}
-	n.child.Configured = info
+	n.child.Configured = info.ConfiguresInterface
 	if err := n.adoptHelper(pid); err != nil {
 		return err
 	}
-	if c.Mode.Kind == Pasta && c.Executable != "" {
+	if c.Executable != "" {
 		// pasta would outlive a SIGKILLed supervisor: it holds the
 		// namespace open itself, and this version quits with it only for
 		// a namespace given by path. A watchdog ends it then.
@@ -241,57 +254,7 @@ func (n *Network) start(pid int) error {
 			return err
 		}
 	}
-	n.watched = make(chan struct{})
-	go n.watch()
-	if len(c.Ports) > 0 {
-		pd, err := builtin.NewParentDriver(c.Log, c.StateDir, false, "")
-		if err != nil {
-			return fmt.Errorf("-p: port driver: %w", err)
-		}
-		n.ports = pd
-		n.child.Ports = pd.OpaqueForChild()
-		n.portsQuit, n.portsReady, n.portsErr = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
-		go func() { n.portsErr <- pd.RunParentDriver(n.portsReady, n.portsQuit, nil) }()
-	}
 	return nil
-}
-
-func newSlirp4netns(c Config) (network.ParentDriver, error) {
-	// The hardening options, as rootlesskit does: its own mount namespace
-	// with nothing of the host but /etc and /run (--enable-sandbox), and a
-	// seccomp filter. The driver probes the binary's features itself (one
-	// run of slirp4netns --help) and refuses what is missing; only then do
-	// we probe again, to ask for what this slirp4netns and kernel have.
-	// Probing first, as rootlesskit's CLI does, costs a second run on
-	// every start.
-	noLoopback := !c.Mode.AllowHostLoopback
-	d, err := slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "", true, true, false)
-	if err == nil {
-		return d, nil
-	}
-	f, ferr := slirp4netns.DetectFeatures("slirp4netns")
-	if ferr != nil {
-		return nil, ferr
-	}
-	if noLoopback && !f.SupportsDisableHostLoopback {
-		return nil, &MissingError{"cannot keep the sandbox from the host's loopback with this slirp4netns (--disable-host-loopback needs v0.3.0 or later): upgrade it, or ask for slirp:allow-host-loopback"}
-	}
-	return slirp4netns.NewParentDriver(c.Log, "slirp4netns", c.MTU, nil, "tap0", noLoopback, "",
-		f.SupportsEnableSandbox, f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp, false)
-}
-
-func childInfo(m Mode) (bool, error) {
-	var d network.ChildDriver
-	if m.Kind == Pasta {
-		d = pasta.NewChildDriver()
-	} else {
-		d = slirp4netns.NewChildDriver()
-	}
-	info, err := d.ChildDriverInfo()
-	if err != nil {
-		return false, err
-	}
-	return info.ConfiguresInterface, nil
 }
 
 // oneLine folds a helper's multi-line complaint into one line, without
@@ -377,29 +340,17 @@ func (n *Network) watch() {
 // has lost its network.
 func (n *Network) Died() <-chan struct{} { return n.died }
 
-// Publish opens the published ports on the host once the init serves the
-// child side of the port driver (ServePorts).
+// Publish listens on the published host ports. Connections reach the
+// sandbox once the init serves its side (ServePorts).
 func (n *Network) Publish() error {
-	if n.ports == nil {
+	if len(n.cfg.Ports) == 0 {
 		return nil
 	}
-	select {
-	case <-n.portsReady:
-	case err := <-n.portsErr:
-		return fmt.Errorf("port driver: %v", err)
-	case <-time.After(10 * time.Second):
-		return errors.New("the sandbox's side of the port driver did not answer in 10s")
+	fw := newForwarder(n.child.PortSocket, n.cfg.Log)
+	if err := fw.listen(n.cfg.Ports); err != nil {
+		return err
 	}
-	for _, p := range n.cfg.Ports {
-		st, err := n.ports.AddPort(context.Background(), port.Spec{
-			Proto: p.Proto, ParentIP: p.HostIP, ParentPort: p.HostPort,
-			ChildIP: "127.0.0.1", ChildPort: p.ContainerPort,
-		})
-		if err != nil {
-			return portError(p, err)
-		}
-		n.published = append(n.published, st.ID)
-	}
+	n.ports = fw
 	return nil
 }
 
@@ -409,17 +360,7 @@ func (n *Network) Close() error {
 		return nil
 	}
 	if n.ports != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		for _, id := range n.published {
-			n.ports.RemovePort(ctx, id)
-		}
-		cancel()
-		close(n.portsQuit)
-		// RunParentDriver may still wait for the init to open the ready
-		// pipe; open it for it, so that it returns.
-		if f, err := os.OpenFile(filepath.Join(n.cfg.StateDir, ".bp-ready.pipe"), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
+		n.ports.close()
 		n.ports = nil
 	}
 	close(n.stopWatching)
@@ -435,6 +376,11 @@ func (n *Network) Close() error {
 		}
 		unix.Close(n.helper)
 		n.helper = -1
+	}
+	if n.cmd != nil {
+		n.cmd.Process.Kill() // again, if there was no pidfd: harmless
+		n.cmd.Wait()
+		n.cmd = nil
 	}
 	if n.cleanup != nil {
 		err = n.cleanup()

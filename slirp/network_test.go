@@ -16,7 +16,7 @@ func TestCheckHostProblems(t *testing.T) {
 	// A PATH with stand-ins for the helpers: Check only looks them up.
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
-	for _, b := range []string{"slirp4netns", "pasta", "nsenter", "ip"} {
+	for _, b := range []string{"slirp4netns", "pasta"} {
 		os.WriteFile(filepath.Join(bin, b), []byte("#!/bin/sh\n"), 0o755)
 	}
 	t.Setenv("PATH", bin)
@@ -39,10 +39,6 @@ func TestCheckHostProblems(t *testing.T) {
 		{"no-tun", func() { os.Remove(tun) }, slirpMode, "modprobe tun"},
 		{"no-slirp4netns", func() { os.Remove(filepath.Join(bin, "slirp4netns")) }, slirpMode, "apt-get install slirp4netns"},
 		{"no-pasta", func() { os.Remove(filepath.Join(bin, "pasta")) }, Config{Mode: Mode{Kind: Pasta}}, "apt-get install passt"},
-		{"no-nsenter", func() {
-			os.WriteFile(filepath.Join(bin, "slirp4netns"), nil, 0o755)
-			os.Remove(filepath.Join(bin, "nsenter"))
-		}, slirpMode, "util-linux"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.setup()

@@ -23,21 +23,21 @@ func TestRemoveLayout(t *testing.T) {
 		return dir
 	}
 	dir := mk(t, "")
-	if err := removeLayout(dir, false); err != nil {
+	if err := removeLayout(filepath.Join(dir, "layer"), dir, false); err != nil {
 		t.Fatalf("removeLayout: %v", err)
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 		t.Errorf("%s still there", dir)
 	}
 	dir = mk(t, "layer/upper/written")
-	if err := removeLayout(dir, false); err == nil {
+	if err := removeLayout(filepath.Join(dir, "layer"), dir, false); err == nil {
 		t.Fatal("a written upper layer must leave the rest to removeTree")
 	}
 	if err := RemoveTree(dir); err != nil {
 		t.Fatal(err)
 	}
 	dir = mk(t, "log")
-	if err := removeLayout(dir, true); err != nil {
+	if err := removeLayout(filepath.Join(dir, "layer"), dir, true); err != nil {
 		t.Fatalf("keep: %v", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "log")); err != nil {

@@ -35,10 +35,13 @@ func (s Status) OCI() string {
 // supervisor writes it to ROOT/ID/meta.json when the workload starts and
 // when it ends.
 type Meta struct {
-	ID            string   `json:"id"`
-	Name          string   `json:"name"`
-	Command       []string `json:"command"`
-	Rootfs        string   `json:"rootfs"`
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Command []string `json:"command"`
+	Rootfs  string   `json:"rootfs"`
+	// Layers are an image's layer directories (Spec.Layers): rbox rmi
+	// names the sandbox that uses them.
+	Layers        []string `json:"layers,omitempty"`
 	Net           string   `json:"net"`
 	Ports         []string `json:"ports,omitempty"`
 	Detached      bool     `json:"detached,omitempty"`

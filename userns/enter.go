@@ -176,6 +176,12 @@ func enterSession(cfg *Config, ch channel, kids *children) {
 	select {
 	case code := <-status:
 		ch.send(message{Type: msgExit, Code: code})
+		// The reader above must be gone before the deferred close: a
+		// descriptor number closed under a blocked recv can be reused by
+		// the next session's socket, whose packets it would then take.
+		// Shutting down our read side wakes it with EOF.
+		unix.Shutdown(int(ch.f.Fd()), unix.SHUT_RD)
+		<-hangup
 	case <-hangup:
 		unix.Kill(pid, unix.SIGKILL)
 		<-status

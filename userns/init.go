@@ -57,6 +57,14 @@ func Main() {
 	// line has closed its end of the channel, and the receive below sees
 	// that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// The tap first: the supervisor starts the network's helper while we
+	// wait for our ID map, and the helper attaches to what it finds.
+	if tap := os.Getenv(tapEnv); tap != "" {
+		if err := slirp.MakeTap(tap); err != nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: %v\n", err)
+			os.Exit(125)
+		}
+	}
 	if os.Getenv(stageEnv) == stageMap {
 		if err := ch.awaitGo(); err != nil {
 			// Nothing was built yet.
@@ -65,6 +73,7 @@ func Main() {
 	}
 	os.Unsetenv(childfd.Env)
 	os.Unsetenv(stageEnv)
+	os.Unsetenv(tapEnv)
 	os.Unsetenv("GODEBUG")
 	unix.CloseOnExec(fd)
 
@@ -168,8 +177,8 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 }
 
 // setupNetwork configures the sandbox's side of a user-mode network while
-// the host's filesystem is still reachable: the port driver's child side
-// listens on a socket in the supervisor's state directory, and the
+// the host's filesystem is still reachable: the port forwarder's sandbox
+// side listens on a socket in the supervisor's state directory, and the
 // supervisor says "ports" once it listens on the host ports.
 func setupNetwork(cfg *Config, ch channel) error {
 	if cfg.Network == nil {
@@ -179,14 +188,16 @@ func setupNetwork(cfg *Config, ch channel) error {
 		return failure(125, "configure the sandbox's network: %w", err)
 	}
 	debugf(cfg, "init: %s %s/%d via %s, mtu %d", cfg.Network.Dev, cfg.Network.IP, cfg.Network.Netmask, cfg.Network.Gateway, cfg.Network.MTU)
-	if cfg.Network.Ports == nil {
+	if cfg.Network.PortSocket == "" {
 		return nil
 	}
 	var log io.Writer
 	if cfg.Debug {
 		log = os.Stderr
 	}
-	slirp.ServePorts(cfg.Network.Ports, log)
+	if err := slirp.ServePorts(cfg.Network.PortSocket, log); err != nil {
+		return failure(125, "%w", err)
+	}
 	if err := ch.awaitPorts(); err != nil {
 		// EOF: the supervisor could not publish a port and gives up; it
 		// has said why.

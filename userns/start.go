@@ -32,7 +32,11 @@ type StartOptions struct {
 	// Cgroup says the supervisor moves the init into a cgroup of its own
 	// between Start and Go. The init then waits for "go" even with a single
 	// ID map, so that nothing of the sandbox runs outside the cgroup.
-	Cgroup                bool
+	Cgroup bool
+	// Tap names a tap device the init makes in its new network namespace
+	// as its first step, before it waits for anything (slirp.MakeTap):
+	// the user-mode network's helper then finds it there. "" for none.
+	Tap                   string
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -120,6 +124,9 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	if o.Tap != "" {
+		cmd.Env = append(cmd.Env, tapEnv+"="+o.Tap)
+	}
 	var inherit childfd.Table
 	inherit.Add(fdSync, child)
 	if o.SealedCopy {
@@ -195,8 +202,9 @@ func (s *Sandbox) StartWorkload() error {
 }
 
 // PortsPublished tells the init that the host listens on its published
-// ports: it waits for this (Config.Network.Ports) before it pivots, since
-// the port driver's socket is in the host's filesystem.
+// ports: it waits for this (Config.Network.PortSocket) before it goes on,
+// so that a host port that cannot be bound ends the start before the
+// workload runs.
 func (s *Sandbox) PortsPublished() error { return s.ch.send(message{Type: msgPorts}) }
 
 // Signal forwards sig to the init, which passes it on to the workload.

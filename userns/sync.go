@@ -89,6 +89,7 @@ const (
 	fdSync   = "sync"
 	fdExe    = "exe"
 	stageEnv = "_RBOX_STAGE"
+	tapEnv   = "_RBOX_TAP" // StartOptions.Tap
 	stageMap = "map"
 	stageRun = "run"
 )

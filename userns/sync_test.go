@@ -356,6 +356,15 @@ func TestExitOrder(t *testing.T) {
 				}
 			}})
 			<-ended
+			// The receiver notes the hang-up after Wait closed the
+			// supervisor's end; without a cgroup nothing waited for it yet.
+			// Waiting also keeps its recv off the socket that the cleanup
+			// closes (a data race on the descriptor otherwise).
+			select {
+			case <-hangup:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the init did not see the supervisor hang up")
+			}
 			if res.Code != 3 || res.Err != nil || res.WorkloadPid != 2 {
 				t.Errorf("result %+v", res)
 			}

@@ -46,6 +46,8 @@ func TestEvaluate(t *testing.T) {
 		{"absolute", goal{num: "a", atMost: true, bound: 10}, true, false},
 		{"missing", goal{num: "x", den: "b", atMost: true, bound: 1}, false, false},
 		{"zero reference", goal{num: "a", den: "z", atMost: true, bound: 1}, false, false},
+		{"difference within", goal{num: "a", den: "b", atMost: true, bound: 2, minus: true}, true, true},
+		{"difference over", goal{num: "a", den: "b", atMost: true, bound: 1.5, minus: true}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

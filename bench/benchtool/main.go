@@ -12,6 +12,8 @@ commands:
   goals FIGURES
   gentar -files N -out FILE
   gentree -bytes N -dir DIR
+  genlayer -bytes N [-seed S] -out FILE
+  oci -out DIR [-tag T] [-cmd CMD] LAYER.tar...
   memtree -pid PID -want COMM [-also COMM]... [-timeout D] [-settle D]
   iperf3 FILE
 `
@@ -26,6 +28,8 @@ func main() {
 		"goals":     cmdGoals,
 		"gentar":    cmdGentar,
 		"gentree":   cmdGentree,
+		"genlayer":  cmdGenlayer,
+		"oci":       cmdOCI,
 		"memtree":   cmdMemtree,
 		"iperf3":    cmdIperf3,
 	}

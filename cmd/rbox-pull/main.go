@@ -4,6 +4,7 @@
 // not meant to be run by hand.
 //
 //	rbox-pull RBOX tls-verify|no-tls-verify REF
+//	rbox-pull RBOX import DIR|TARBALL|- NAME
 package main
 
 import (
@@ -20,11 +21,17 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 4 {
+	var err error
+	switch {
+	case len(os.Args) == 5 && os.Args[2] == "import":
+		err = importImage(os.Args[1], os.Args[3], os.Args[4])
+	case len(os.Args) == 4:
+		err = pull(os.Args[1], os.Args[2] == "no-tls-verify", os.Args[3])
+	default:
 		fmt.Fprintln(os.Stderr, "rbox-pull: run rbox pull, not rbox-pull")
 		os.Exit(125)
 	}
-	if err := pull(os.Args[1], os.Args[2] == "no-tls-verify", os.Args[3]); err != nil {
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 		os.Exit(125)
 	}

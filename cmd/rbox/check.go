@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/hostcheck"
+	"github.com/rbox-sandbox/rbox/image"
 )
 
 type checkCmd struct {
@@ -27,6 +29,9 @@ func (c *checkCmd) run() (int, error) {
 		BusAddress: os.Getenv("DBUS_SESSION_BUS_ADDRESS"),
 		RuntimeDir: os.Getenv("XDG_RUNTIME_DIR"),
 	})
+	if d, err := image.DefaultRoot(); err == nil {
+		h.DataDir = filepath.Dir(d)
+	}
 	r := hostcheck.Run(context.Background(), h)
 	if c.JSON {
 		err = r.WriteJSON(os.Stdout)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/hostcheck"
+	"github.com/rbox-sandbox/rbox/image"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/state"
@@ -59,6 +60,9 @@ type execCmd struct {
 	StatusJSON    string      `name:"status-json" help:"When the sandbox ends, write how (exit code, signal, timed out, durations) to FILE as JSON." placeholder:"FILE" type:"path"`
 
 	Command []string `arg:"" optional:"" passthrough:"partial" help:"Command and arguments (with --image, they replace the image's Cmd)." placeholder:"-- CMD [ARGS...]"`
+
+	// inUse holds the in-use locks of --image's layers until we exit.
+	inUse *image.InUse
 }
 
 func (c *execCmd) run() (int, error) {
@@ -109,7 +113,7 @@ func (c *execCmd) runSpec(status *sandbox.Status) (int, error) {
 				return exitFailure, err
 			}
 		}
-		name, code, err := sandbox.Detach(sandbox.Job{Plan: plan, StateRoot: root, CgroupEnv: cgEnv, StatusJSON: statusPath})
+		name, code, err := sandbox.Detach(sandbox.Job{Plan: plan, StateRoot: root, LayerRoot: layerRoot(), CgroupEnv: cgEnv, StatusJSON: statusPath})
 		if err != nil {
 			return code, err
 		}
@@ -118,6 +122,7 @@ func (c *execCmd) runSpec(status *sandbox.Status) (int, error) {
 	}
 	return sandbox.Run(plan, sandbox.Options{
 		StateRoot: root,
+		LayerRoot: layerRoot(),
 		Status:    status,
 		CgroupEnv: cgEnv,
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
@@ -391,6 +396,17 @@ func (*statsFlag) IsBool() bool { return true }
 // state.Resolve) from this environment: XDG_RUNTIME_DIR, TMPDIR, and HOME
 // (the passwd entry's when HOME is unset, as under env -i) for the record
 // of a fallback, which it announces on stderr.
+// layerRoot is where the sandboxes' writable layers go: on disk beside
+// the image store, $XDG_DATA_HOME/rbox/sandboxes; "" (the state root)
+// when there is no home to put it in.
+func layerRoot() string {
+	d, err := image.DefaultRoot()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(d), "sandboxes")
+}
+
 func stateRoot() (string, error) {
 	env := state.Env{TempDir: os.TempDir(), Home: os.Getenv("HOME"), UID: os.Getuid()}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {

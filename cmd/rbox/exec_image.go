@@ -65,6 +65,13 @@ func (c *execCmd) applyImage(s *sandbox.Spec, args []string) error {
 	if !found {
 		return fmt.Errorf("--image %q: not in the store and --pull=never: run rbox pull %s", c.Image, c.Image)
 	}
+	// Held until this process ends, and by the supervisor (this process,
+	// or a detached one) for the run, from the Plan's LayerLocks: rmi
+	// refuses to delete these layers meanwhile and prune keeps them.
+	if c.inUse, err = st.Use(rec); err != nil {
+		return fmt.Errorf("--image %q: %w", c.Image, err)
+	}
+	s.LayerLocks = st.UseLocks(rec)
 	b, err := st.ReadBlob(rec.Config)
 	if err != nil {
 		return fmt.Errorf("--image %q: read its config: %w (pull it again)", c.Image, err)

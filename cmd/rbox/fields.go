@@ -42,6 +42,7 @@ var specFlags = map[string]string{
 	"Stats":         "--stats",
 	"Debug":         "--debug",
 	"Layers":        "--image",
+	"LayerLocks":    "--image",
 }
 
 func flagOf(field string) string {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/image"
+	"github.com/rbox-sandbox/rbox/sandbox"
 )
 
 type pullCmd struct {
@@ -28,7 +31,35 @@ type rmiCmd struct {
 }
 
 type imageCmd struct {
-	Prune imagePruneCmd `cmd:"" help:"Remove layers and blobs no image uses, and what interrupted pulls left."`
+	Prune  imagePruneCmd  `cmd:"" help:"Remove layers and blobs no image uses, and what interrupted pulls left."`
+	Import imageImportCmd `cmd:"" help:"Store a directory tree or a tarball as a one-layer image, its ownership mapped."`
+}
+
+type imageImportCmd struct {
+	Source string `arg:"" help:"A directory, a tarball (plain, gzip or zstd), or - for a tarball on stdin." placeholder:"DIR|TARBALL"`
+	Name   string `arg:"" help:"The image's name, as rbox exec --image takes it (NAME[:TAG])." placeholder:"NAME"`
+}
+
+// run checks the arguments here and execs rbox-pull, which reads
+// compressed tarballs (zstd's tables stay out of rbox).
+func (c *imageImportCmd) run() (int, error) {
+	r, err := image.ParseRef(c.Name)
+	if err != nil {
+		return exitFailure, fmt.Errorf("NAME: %w", err)
+	}
+	if r.Transport != image.Registry {
+		return exitFailure, fmt.Errorf("NAME %q: give a name as rbox exec --image takes it (NAME[:TAG]), not a %s: source", c.Name, r.Transport)
+	}
+	src := c.Source
+	if src != "-" {
+		if src, err = filepath.Abs(src); err != nil {
+			return exitFailure, err
+		}
+		if _, err := os.Stat(src); err != nil {
+			return exitFailure, fmt.Errorf("DIR|TARBALL %q: %w", c.Source, err)
+		}
+	}
+	return execPull("import", src, c.Name)
 }
 
 type imagePruneCmd struct{}
@@ -57,6 +88,15 @@ func (c *pullCmd) run() (int, error) {
 	if _, err := parseRefArg(c.Ref); err != nil {
 		return exitFailure, err
 	}
+	tls := "tls-verify"
+	if !c.TLSVerify {
+		tls = "no-tls-verify"
+	}
+	return execPull(tls, c.Ref)
+}
+
+// execPull replaces rbox with rbox-pull RBOX ARGS...
+func execPull(args ...string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return exitFailure, fmt.Errorf("find the rbox binary: %w", err)
@@ -65,11 +105,7 @@ func (c *pullCmd) run() (int, error) {
 	if _, err := os.Stat(helper); err != nil {
 		return exitFailure, fmt.Errorf("rbox pull needs rbox-pull beside rbox (%q): install both (make build puts them in bin/)", helper)
 	}
-	tls := "tls-verify"
-	if !c.TLSVerify {
-		tls = "no-tls-verify"
-	}
-	err = unix.Exec(helper, []string{"rbox-pull", self, tls, c.Ref}, os.Environ())
+	err = unix.Exec(helper, append([]string{"rbox-pull", self}, args...), os.Environ())
 	return exitFailure, fmt.Errorf("run %q: %w", helper, err)
 }
 
@@ -113,16 +149,21 @@ func (c *rmiCmd) run() (int, error) {
 		}
 		refs = append(refs, r.String())
 	}
-	removed, err := s.Remove(refs, "")
+	c2, err := s.Remove(refs, "")
+	var busy *image.InUseError
+	if errors.As(err, &busy) {
+		return exitFailure, inUseByName(busy)
+	}
 	if err != nil {
 		return exitFailure, err
 	}
 	for _, r := range refs {
 		fmt.Println("removed", r)
 	}
-	if len(removed) > 0 {
-		fmt.Printf("removed %d layers\n", len(removed))
+	if len(c2.Removed) > 0 {
+		fmt.Printf("removed %d layers\n", len(c2.Removed))
 	}
+	printKept(c2.Kept)
 	return 0, nil
 }
 
@@ -131,14 +172,44 @@ func (c *imagePruneCmd) run() (int, error) {
 	if err != nil {
 		return exitFailure, err
 	}
-	removed, err := s.Prune("")
+	c2, err := s.Prune("")
 	if err != nil {
 		return exitFailure, err
 	}
-	for _, d := range removed {
+	for _, d := range c2.Removed {
 		fmt.Println("removed layer", d)
 	}
+	printKept(c2.Kept)
 	return 0, nil
+}
+
+// printKept says which unreferenced layers stay because a running
+// sandbox uses them: the next prune after it ended removes them.
+func printKept(kept []string) {
+	for _, d := range kept {
+		fmt.Println("kept layer", d, "(in use by a running sandbox; prune again once it has ended)")
+	}
+}
+
+// inUseByName words a refused rmi with the sandbox that holds the image:
+// the lock says that one does, meta.json which.
+func inUseByName(e *image.InUseError) error {
+	root, err := stateRoot()
+	if err != nil {
+		return e
+	}
+	boxes, _ := sandbox.List(root)
+	for _, b := range boxes {
+		if !b.Running {
+			continue
+		}
+		for _, l := range b.Layers {
+			if slices.Contains(e.Layers, l) {
+				return fmt.Errorf("rmi %s: the image is in use by sandbox %s: rbox kill %s first, or rbox rmi again once it has ended", e.Ref, b.Name, b.Name)
+			}
+		}
+	}
+	return e
 }
 
 func humanBytes(n int64) string {
@@ -192,6 +263,23 @@ func (rmiCmd) Help() string {
 func (imageCmd) Help() string {
 	return `Examples:
   rbox image prune      # layers no image uses, what interrupted pulls left`
+}
+
+func (imageImportCmd) Help() string {
+	return `The tree becomes one layer in the store, unpacked as a pulled layer is,
+and then runs at kernel-overlay speed with rbox exec --image NAME. Whose
+tree it is decides its IDs: a tree of yours reads your uid as root and
+your subordinate IDs as the image IDs they stand for (other owners are
+refused); a tree of root's or another user's keeps its numeric IDs
+(root is root, uid N is N, placed where rbox exec -u N runs), and an ID
+beyond your range is refused with the file and the fix. A tarball's
+entries keep their IDs, as a layer's do. Every file must be readable to
+you; for a tree that is not, let root make the tarball.
+
+Examples:
+  rbox image import /srv/debian-rootfs debian:local
+  rbox image import rootfs.tar.zst myimg:v1
+  sudo tar -C /srv/tree -cf - . | rbox image import - tree:latest`
 }
 
 func (imagePruneCmd) Help() string {

@@ -34,6 +34,7 @@ func supervise() int {
 	}
 	code, err := sandbox.Run(job.Plan, sandbox.Options{
 		StateRoot: job.StateRoot,
+		LayerRoot: job.LayerRoot,
 		Detached:  report,
 		Status:    &status,
 		CgroupEnv: job.CgroupEnv,

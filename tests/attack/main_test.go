@@ -88,7 +88,7 @@ func testMain(m *testing.M) int {
 	defer func() { victim.Process.Kill(); victim.Wait() }()
 	pristine = hostState()
 	code := m.Run()
-	if entries, _ := os.ReadDir(filepath.Join(stateDir, fmt.Sprintf("rbox-%d", os.Getuid()))); len(entries) > 1 || len(entries) == 1 && entries[0].Name() != "names" {
+	if left := rootEntries(filepath.Join(stateDir, fmt.Sprintf("rbox-%d", os.Getuid()))); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "LEFTOVERS: sandbox state left in %s\n", stateDir)
 		code = 1
 	}

@@ -26,7 +26,7 @@ func stateLeft() []string {
 	entries, _ := os.ReadDir(filepath.Join(stateDir, fmt.Sprintf("rbox-%d", os.Getuid())))
 	var left []string
 	for _, e := range entries {
-		if e.Name() != "names" {
+		if e.Name() != "names" && e.Name() != "slirp4netns.features" { // a cache kept on purpose
 			left = append(left, e.Name())
 		}
 	}

@@ -67,8 +67,11 @@ func TestCheck(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("want exit 0, got\n%s", r)
 	}
-	for _, p := range []string{"userns", "subuid", "subgid", "newuidmap", "newgidmap", "idmap", "overlay", "fuse", "slirp", "tun", "ports"} {
+	for _, p := range []string{"userns", "subuid", "subgid", "newuidmap", "newgidmap", "idmap", "overlay", "fuse", "store", "slirp", "tun", "ports"} {
 		probeLine(t, r.stdout, "ok    ", p)
+	}
+	if line := probeLine(t, r.stdout, "ok    ", "store"); !strings.Contains(line, "in "+dataDir()+"/rbox (") || !strings.Contains(line, "user xattrs kept, kernel overlay layers mounted") {
+		t.Errorf("store: %s", line)
 	}
 	for _, want := range []string{"features:", "exec         yes", "full ID map  yes", "overlay      yes: kernel overlayfs", "rbox exec works here with default flags."} {
 		if !strings.Contains(r.stdout, want) {
@@ -261,7 +264,7 @@ func TestCheckKernelOverlayRefused(t *testing.T) {
 	r := inUserns(t, `cd `+dir+`
 mkdir L U W M
 mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W,userxattr M
-export TMPDIR=$PWD/M
+export TMPDIR=$PWD/M XDG_DATA_HOME=$PWD/M/data
 "$RBOX" check || echo "check exit $?"
 "$RBOX" exec --rootfs "`+rootfs+`" --idmap single --overlay kernel -- true 2>&1 || echo "exec exit $?"
 "$RBOX" exec --rootfs "`+rootfs+`" --idmap single -- true && echo "auto ok"`)
@@ -270,6 +273,12 @@ export TMPDIR=$PWD/M
 		t.Errorf("got\n%s", line)
 	}
 	probeLine(t, r.stdout, "ok    ", "fuse")
+	// The image store and the writable layers in $XDG_DATA_HOME, on the
+	// same overlayfs: user xattrs pass there, overlay layers do not.
+	line = probeLine(t, r.stdout, "not ok", "store")
+	if !strings.Contains(line, "kernel overlayfs refused layers in "+dir+"/M/data/rbox (overlay)") {
+		t.Errorf("got\n%s", line)
+	}
 	for _, want := range []string{"overlay      yes: fuse-overlayfs (kernel overlayfs refused)", "rbox exec works here", "hint: run rbox check (probe overlay)\nexec exit 125", "auto ok"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("missing %q in\n%s", want, r.stdout)

@@ -3,7 +3,7 @@ package integration
 import (
 	"archive/tar"
 	"bufio"
-	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,11 +254,18 @@ func TestImageKilledPull(t *testing.T) {
 	writeLayout(t, dir, "v1", img)
 	ids := diffIDs(t, img)
 	s := newStore(t)
-	// The unpacker outlives the killed pull for a moment and is orphaned;
-	// this host's PID 1 does not reap, so the test adopts and reaps it.
-	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-	cmd := exec.Command(rboxBin, "pull", "oci:"+dir+":v1")
+	// The killed pull orphans its unpacker, which dies a moment later
+	// (parent-death signal), and a newuidmap or newgidmap if the kill
+	// lands while it maps the unpacker. The pull runs under the test
+	// binary as a reaper probe that adopts and reaps them all: an orphan
+	// left to this host's PID 1 stays a zombie in the test's session for
+	// a while, and strict mode counts that as a leftover.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "reap", rboxBin, "pull", "oci:"+dir+":v1")
+	cmd.Args[0] = "probe"
 	cmd.Env = baseEnv("XDG_DATA_HOME=" + s.data)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -275,14 +282,20 @@ func TestImageKilledPull(t *testing.T) {
 	for len(s.entries(t, "tmp")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	// The unpacker dies with it (parent-death signal).
-	for i := 0; i < 500; i++ {
-		if pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); pid > 0 || errors.Is(err, unix.ECHILD) {
-			break
+	cmd.Process.Signal(unix.SIGTERM) // the probe SIGKILLs the pull
+	reaped := make(chan error, 1)
+	go func() {
+		io.Copy(io.Discard, stderr) // to EOF: the probe and all it adopted are gone
+		reaped <- cmd.Wait()
+	}()
+	select {
+	case err := <-reaped:
+		if err != nil {
+			t.Fatalf("the reaper probe: %v", err)
 		}
-		time.Sleep(10 * time.Millisecond)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the unpacker outlived the killed pull by 60 s")
 	}
 	if _, err := os.Stat(filepath.Dir(s.layer(ids[1]))); !os.IsNotExist(err) {
 		t.Fatalf("the killed layer is in the store: %v", err)

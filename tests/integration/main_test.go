@@ -81,6 +81,9 @@ func leftovers() error {
 	if names := stateEntries(); len(names) > 0 {
 		problems = append(problems, fmt.Sprintf("state left in %s: %v", stateRoot(), names))
 	}
+	if names := layerEntries(dataDir()); len(names) > 0 {
+		problems = append(problems, fmt.Sprintf("writable layers left in %s: %v", layerRoot(dataDir()), names))
+	}
 	if procs := strayProcesses(); len(procs) > 0 {
 		problems = append(problems, fmt.Sprintf("processes left: %v", procs))
 	}
@@ -95,11 +98,33 @@ func leftovers() error {
 	return nil
 }
 
-// stateEntries lists what is in the state root, but for an empty names/.
+// dataDir is XDG_DATA_HOME of every rbox run (newStore's give their own):
+// the sandboxes' writable layers go to its rbox/sandboxes.
+func dataDir() string { return filepath.Join(stateDir, "data") }
+
+func layerRoot(data string) string { return filepath.Join(data, "rbox", "sandboxes") }
+
+// layerEntries lists the writable layers (and their locks) under data.
+func layerEntries(data string) []string {
+	entries, _ := os.ReadDir(layerRoot(data))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// stateEntries lists what is in the state root, but for an empty names/
+// and the slirp4netns feature cache.
 func stateEntries() []string {
 	entries, _ := os.ReadDir(stateRoot())
 	var names []string
 	for _, e := range entries {
+		// The slirp4netns feature probe's cache is kept across runs on
+		// purpose.
+		if e.Name() == "slirp4netns.features" {
+			continue
+		}
 		if e.Name() == "names" {
 			if sub, _ := os.ReadDir(filepath.Join(stateRoot(), "names")); len(sub) == 0 {
 				continue
@@ -138,7 +163,10 @@ func strayProcesses() []string {
 			if isAncestor(pid) {
 				continue
 			}
-			out = append(out, fmt.Sprintf("%d:%s", pid, args))
+			// The state and parent say what it is: a zombie (Z, no
+			// command line) and whose child it is tell who failed to reap.
+			state, ppid := statOf(pid)
+			out = append(out, fmt.Sprintf("%d:%s (%s, parent %d)", pid, args, state, ppid))
 		}
 	}
 	return out
@@ -149,18 +177,42 @@ func isAncestor(pid int) bool {
 		if p == pid {
 			return true
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
+		state, ppid := statOf(p)
+		if state == "" {
 			return false
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		var state string
-		var ppid int
-		fmt.Sscanf(s[i+2:], "%s %d", &state, &ppid)
 		p = ppid
 	}
 	return false
+}
+
+// statOf is a process's state letter and parent from /proc/PID/stat, ""
+// if it is gone.
+func statOf(pid int) (state string, ppid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return "", 0
+	}
+	fmt.Sscanf(s[i+2:], "%s %d", &state, &ppid)
+	return state, ppid
+}
+
+// waitNoStrays waits until strayProcesses finds none (10 s at most) and
+// fails naming those left.
+func waitNoStrays(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(strayProcesses()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := strayProcesses(); len(p) > 0 {
+		t.Fatalf("%s: %v", what, p)
+	}
 }
 
 // need skips a test for a missing host feature, or fails it in strict mode.
@@ -226,6 +278,7 @@ func baseEnv(extra ...string) []string {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"TMPDIR=" + stateDir,
+		"XDG_DATA_HOME=" + dataDir(),
 	}
 	return append(env, extra...)
 }

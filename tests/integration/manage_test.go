@@ -77,7 +77,7 @@ func TestDetachedSupervisorKilled(t *testing.T) {
 		t.Fatalf("ps: %v", list)
 	}
 	syscall.Kill(list[0].SupervisorPid, syscall.SIGKILL)
-	waitFor(t, func() bool { return len(strayProcesses()) == 0 })
+	waitNoStrays(t, "processes outlived the killed detached supervisor")
 	if r := rbox(t, "ps", "--all"); strings.Contains(r.stdout, "victim") || r.stderr != "" {
 		out := r.String()
 		t.Errorf("a dead sandbox is listed: %q", out)

@@ -357,6 +357,35 @@ func TestNetHelperMissing(t *testing.T) {
 	}
 }
 
+// The default network needs slirp4netns alone on the host (no nsenter, no
+// ip: the init makes its tap), and reads its --help once per binary: a
+// second start finds the features in the state root's cache.
+func TestNetSlirpOnlyHelper(t *testing.T) {
+	needHelper(t, "slirp4netns")
+	real, _ := exec.LookPath("slirp4netns")
+	bin := t.TempDir()
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			os.Symlink(p, filepath.Join(bin, tool))
+		}
+	}
+	helps := filepath.Join(bin, "helps")
+	wrapper := "#!/bin/sh\n[ \"$1\" = --help ] && echo run >>" + helps + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "slirp4netns"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		r := rboxWith(t, opts{env: []string{"PATH=" + bin}}, "exec", "--rootfs", rootfs, "--", "/sbin/ip", "-o", "-4", "addr", "show", "tap0")
+		if r.code != 0 || !strings.Contains(r.stdout, "inet 10.0.2.100/24") {
+			t.Fatalf("run %d with only slirp4netns (and newuidmap, newgidmap) in PATH: want tap0 configured, got\n%s", i, r)
+		}
+	}
+	b, _ := os.ReadFile(helps)
+	if n := strings.Count(string(b), "run"); n != 1 {
+		t.Errorf("three starts ran slirp4netns --help %d times, want once", n)
+	}
+}
+
 // helperOf finds the network helper a supervisor started.
 func helperOf(t *testing.T, supervisor int) int {
 	t.Helper()
@@ -421,7 +450,7 @@ func TestNetSupervisorKilled(t *testing.T) {
 			}
 			b.cmd.Process.Kill()
 			<-b.done
-			waitFor(t, func() bool { return len(strayProcesses()) == 0 })
+			waitNoStrays(t, "processes outlived the SIGKILLed supervisor")
 			if syscall.Kill(helper, 0) == nil {
 				t.Errorf("%s (pid %d) outlived the SIGKILLed supervisor", m.helper, helper)
 			}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,6 +88,8 @@ func probe(what string, args []string) int {
 		fmt.Printf("read: %s\n", b)
 	case "dns": // dns ADDR: a DNS server on ADDR:53 answering every A query with 192.0.2.55 (30 s, 50 queries at most)
 		return dnsServer(args[0])
+	case "reap": // reap CMD ARGS...: CMD's subreaper (see reapAll)
+		return reapAll(args)
 	case "mknod":
 		err := unix.Mknod("/dev/probe-null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
 		fmt.Println("mknod:", errnoOf(err))
@@ -167,4 +170,44 @@ func dnsServer(addr string) int {
 		c.WriteTo(resp, from)
 	}
 	return 0
+}
+
+// reapAll runs CMD as a child subreaper with the probe's stdio: SIGTERM
+// SIGKILLs CMD, and the probe exits once CMD and every orphan it left (the
+// descendants re-parented to the probe) are reaped, so none of them is
+// left a zombie in the test's session. The flag is this process's alone:
+// the test binary never adopts anything.
+func reapAll(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "reap: no command")
+		return 2
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "reap: become a subreaper:", err)
+		return 1
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "reap:", err)
+		return 1
+	}
+	// Through a pidfd where the runtime has one: a CMD already reaped
+	// below is not signalled by pid.
+	go func() { <-term; cmd.Process.Kill() }()
+	for {
+		_, err := unix.Wait4(-1, nil, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ECHILD {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "reap: wait:", err)
+			return 1
+		}
+	}
 }
