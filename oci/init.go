@@ -86,12 +86,6 @@ type initState struct {
 	userNS bool
 }
 
-func (in *initState) debugf(format string, a ...any) {
-	if in.debug {
-		in.ch.send(initMessage{Type: "debug", Msg: fmt.Sprintf(format, a...)})
-	}
-}
-
 // setup does everything up to the barrier; it returns the fifo, opened
 // O_PATH before the pivot (its host path is out of reach afterwards).
 func (in *initState) setup(fifoPath string) (int, error) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -324,4 +325,56 @@ func TestRuntimeConsoleSocket(t *testing.T) {
 	}
 	ok(t, runtime(t, nil, "--root", root, "delete", "tty"))
 	oneError(t, runtime(t, nil, "--root", root, "create", "--bundle", bundle, "tty"), "give --console-socket SOCK")
+}
+
+// A map beyond the user's own uid is written through newuidmap and
+// newgidmap, with the user's subordinate range; setgroups then works.
+func TestRuntimeSubIDMap(t *testing.T) {
+	need(t, hasFullMap(), "a subordinate ID range for the test user")
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(file string) string {
+		b, _ := os.ReadFile(file)
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Split(l, ":")
+			if len(f) == 3 && (f[0] == u.Username || f[0] == u.Uid) {
+				return f[1]
+			}
+		}
+		t.Fatalf("no range for %s in %s", u.Username, file)
+		return ""
+	}
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	bundle := bundleConfig(t, false, "sh", "-c", "id -G; cat /proc/self/uid_map")
+	p := filepath.Join(bundle, "config.json")
+	b, _ := os.ReadFile(p)
+	own := fmt.Sprintf(`"uidMappings": [{"containerID": 0, "hostID": %d, "size": 1}],
+		"gidMappings": [{"containerID": 0, "hostID": %d, "size": 1}],`, os.Getuid(), os.Getgid())
+	full := fmt.Sprintf(`"uidMappings": [{"containerID": 0, "hostID": %d, "size": 1}, {"containerID": 1, "hostID": %s, "size": 1000}],
+		"gidMappings": [{"containerID": 0, "hostID": %d, "size": 1}, {"containerID": 1, "hostID": %s, "size": 1000}],`,
+		os.Getuid(), start("/etc/subuid"), os.Getgid(), start("/etc/subgid"))
+	c := strings.Replace(string(b), own, full, 1)
+	c = strings.Replace(c, `"user": {"uid": 0, "gid": 0}`, `"user": {"uid": 0, "gid": 0, "additionalGids": [5]}`, 1)
+	if c == string(b) {
+		t.Fatal("the config's maps were not replaced")
+	}
+	os.WriteFile(p, []byte(c), 0o600)
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	pid := createWith(t, root, bundle, "sub", out)
+	ok(t, runtime(t, nil, "--root", root, "start", "sub"))
+	if ws := reap(t, pid); ws.ExitStatus() != 0 {
+		t.Fatalf("exit %v", ws)
+	}
+	got, _ := os.ReadFile(out.Name())
+	if f := strings.Fields(string(got)); len(f) < 8 || f[0] != "0" || f[1] != "5" || f[5] != "1" || f[6] != start("/etc/subuid") || f[7] != "1000" {
+		t.Fatalf("groups and uid_map: %q", got)
+	}
+	ok(t, runtime(t, nil, "--root", root, "delete", "sub"))
 }
