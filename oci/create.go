@@ -277,7 +277,7 @@ func writeMapsHelper(pid int, b *Bundle) error {
 		for _, m := range h.ms {
 			args = append(args, strconv.Itoa(int(m.ContainerID)), strconv.Itoa(int(m.HostID)), strconv.Itoa(int(m.Size)))
 		}
-		out, err := exec.Command(h.prog, args...).CombinedOutput()
+		out, err := exec.Command(helperPath(h.prog), args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("linux.uidMappings/gidMappings: %s %v: %w: %s", h.prog, args, err, trimNL(out))
 		}
@@ -403,4 +403,18 @@ func Release(stateDir string, timeout time.Duration) error {
 	// The fifo has done its work; a second start finds none.
 	os.Remove(p)
 	return nil
+}
+
+// helperPath finds a setuid helper in PATH, or where Debian and most
+// distributions install it: the engines may run the runtime without PATH.
+func helperPath(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(dir + "/" + name); err == nil {
+			return dir + "/" + name
+		}
+	}
+	return name
 }
