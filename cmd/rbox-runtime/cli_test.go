@@ -115,25 +115,25 @@ func TestEngineArgv(t *testing.T) {
 		code  int
 		want  string // in stderr when code != 0, in stdout otherwise
 	}{
-		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, "create: not implemented yet"},
-		{"conmon create, systemd", []string{"--systemd-cgroup", "--root", root, "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "new1"}, "", 1, "create: not implemented yet"},
+		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, "create: not supported by rbox: linux.namespaces: no new mount namespace"},
+		{"conmon create, systemd", []string{"--systemd-cgroup", "--root", root, "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "new1"}, "", 1, `create: --console-socket "` + filepath.Join(tmp, "sock") + `"`},
 		{"conmon create, ID in use", []string{"--root", root, "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "c1"}, "", 1, `create: container "c1" already exists`},
-		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--preserve-fds", "2", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: not implemented yet: joining container "c1"`},
-		{"containerd create", append(r, "--log", log, "--log-format", "json", "--rootless=true", "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "--no-pivot", "--no-new-keyring", "--detach", "--preserve-fds", "2", "new2"), "", 1, "create: not implemented yet"},
+		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--preserve-fds", "2", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: bundle "/b/c1" has no config.json`},
+		{"containerd create", append(r, "--log", log, "--log-format", "json", "--rootless=true", "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "--no-pivot", "--no-new-keyring", "--detach", "--preserve-fds", "2", "new2"), "", 1, `create: --console-socket "` + filepath.Join(tmp, "sock") + `"`},
 		{"containerd state", append(r, "--log", log, "--log-format", "json", "state", "c1"), "", 0, `"status": "created"`},
 		{"state has runc's created", append(r, "state", "c1"), "", 0, `"created": "20`},
 		{"containerd ps json", append(r, "ps", "--format", "json", "c1"), "", 0, "[" + itoa(c1.Process.Pid) + "]"},
 		{"containerd ps table", append(r, "ps", "--format", "table", "c1", "-ef"), "", 0, "PID"},
-		{"containerd exec", append(r, "exec", "--process", proc, "--console-socket", filepath.Join(tmp, "sock"), "--detach", "--pid-file", filepath.Join(tmp, "pid"), "c1"), "", 1, "exec: not implemented yet"},
+		{"containerd exec", append(r, "exec", "--process", proc, "--console-socket", filepath.Join(tmp, "sock"), "--detach", "--pid-file", filepath.Join(tmp, "pid"), "c1"), "", 1, `exec: bundle "/b/c1" has no config.json`},
 		{"containerd update", append(r, "update", "--resources", "-", "c1"), `{"memory": {"limit": 1048576}}`, 1, `update: cannot update container "c1": it runs without a cgroup`},
 		{"containerd pause", append(r, "pause", "c1"), "", 1, `pause: cannot pause container "c1": it is created, not running`},
 		{"containerd resume", append(r, "resume", "c1"), "", 1, `resume: cannot resume container "c1": it is created, not paused`},
-		{"crio exec in the foreground", append(r, "--systemd-cgroup", "exec", "--process", proc, "c1"), "", 1, "exec: not implemented yet"},
+		{"crio exec in the foreground", append(r, "--systemd-cgroup", "exec", "--process", proc, "c1"), "", 1, `exec: bundle "/b/c1" has no config.json`},
 		{"crio kill of the stop signal", append(r, "kill", "c2", "0"), "", 0, ""},
 		{"crio kill -a", append(r, "kill", "-a", "c2", "0"), "", 0, ""},
 		{"crio update, bad resources", append(r, "update", "--resources", "-", "c2"), `{"pids": {"limit": "x"}}`, 1, `update: --resources "-": resources.pids.limit: cannot be a JSON string`},
 		{"podman start", []string{"start", "c1"}, "", 1, `start: container "c1" does not exist`}, // not in XDG_RUNTIME_DIR
-		{"start of a created container", append(r, "start", "c1"), "", 1, `start: not implemented yet: container "c1" cannot be released yet`},
+		{"start of a created container", append(r, "start", "c1"), "", 1, `start: start container "c1": open`},
 		{"containerd delete of a running container", append(r, "delete", "c1"), "", 0, ""}, // created: delete kills it
 		{"podman state of a deleted container", append(r, "state", "c1"), "", 1, `state: container "c1" does not exist`},
 		{"containerd kill --all", append(r, "kill", "--all", "c2", "9"), "", 0, ""},
