@@ -7,8 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"syscall"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/idmap"
 )
@@ -61,77 +66,135 @@ func (t TreeIDs) ID(host uint32, gid bool) (uint32, error) {
 // WriteTree writes the tree under dir as a tar stream to w: every entry
 // but dir itself, never following a symlink, owners mapped by ids, hard
 // links kept (by inode), sockets left out (nothing can carry one).
+//
+// The tree may be another user's, who can change it while it is read. So
+// the walk goes by descriptors, never by path: each entry is opened with
+// O_PATH|O_NOFOLLOW relative to its parent's descriptor, judged by fstat
+// of that descriptor, and only a directory or regular file so judged is
+// reopened (through the descriptor) to be read. A directory swapped for a
+// symlink after its parent was listed is then written as that symlink and
+// never entered: a walk by path would follow it and copy whatever it
+// leads to, the user's own private files, into the image.
 func WriteTree(w io.Writer, dir string, ids TreeIDs) error {
-	tw := tar.NewWriter(w)
-	links := map[[2]uint64]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return treeErr(p, err)
-		}
-		if p == dir {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return treeErr(p, err)
-		}
-		if fi.Mode()&fs.ModeSocket != 0 {
-			return nil
-		}
-		target := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if target, err = os.Readlink(p); err != nil {
-				return treeErr(p, err)
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, target)
-		if err != nil {
-			return treeErr(p, err)
-		}
-		rel, _ := filepath.Rel(dir, p)
-		hdr.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		st := fi.Sys().(*syscall.Stat_t)
-		uid, err := ids.ID(st.Uid, false)
-		if err != nil {
-			return fmt.Errorf("%q %w", p, err)
-		}
-		gid, err := ids.ID(st.Gid, true)
-		if err != nil {
-			return fmt.Errorf("%q %w", p, err)
-		}
-		hdr.Uid, hdr.Gid = int(uid), int(gid)
-		if fi.Mode().IsRegular() && st.Nlink > 1 {
-			key := [2]uint64{st.Dev, st.Ino}
-			if first, ok := links[key]; ok {
-				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			} else {
-				links[key] = hdr.Name
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
+	root, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return treeErr(dir, err)
+	}
+	defer root.Close()
+	t := &treeWalk{tw: tar.NewWriter(w), ids: ids, links: map[[2]uint64]string{}}
+	if err := t.dir(root, dir, ""); err != nil {
+		return err
+	}
+	return t.tw.Close()
+}
+
+type treeWalk struct {
+	tw    *tar.Writer
+	ids   TreeIDs
+	links map[[2]uint64]string // first name of each multiply linked file
+}
+
+// dir writes the entries of the open directory d, host path p, whose name
+// in the archive is rel ("" for the tree's root), depth first in name
+// order.
+func (t *treeWalk) dir(d *os.File, p, rel string) error {
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return treeErr(p, err)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := t.entry(d, filepath.Join(p, n), path.Join(rel, n), n); err != nil {
 			return err
 		}
-		if hdr.Typeflag != tar.TypeReg {
-			return nil
+	}
+	return nil
+}
+
+// entry writes the entry name of the directory parent.
+func (t *treeWalk) entry(parent *os.File, p, rel, name string) error {
+	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return treeErr(p, &os.PathError{Op: "open", Path: p, Err: err})
+	}
+	h := os.NewFile(uintptr(fd), p)
+	defer h.Close()
+	fi, err := h.Stat()
+	if err != nil {
+		return treeErr(p, err)
+	}
+	if fi.Mode()&fs.ModeSocket != 0 {
+		return nil
+	}
+	target := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if target, err = readlinkFD(fd); err != nil {
+			return treeErr(p, err)
 		}
-		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	hdr, err := tar.FileInfoHeader(fi, target)
+	if err != nil {
+		return treeErr(p, err)
+	}
+	hdr.Name = rel
+	if fi.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uname, hdr.Gname = "", ""
+	st := fi.Sys().(*syscall.Stat_t)
+	uid, err := t.ids.ID(st.Uid, false)
+	if err != nil {
+		return fmt.Errorf("%q %w", p, err)
+	}
+	gid, err := t.ids.ID(st.Gid, true)
+	if err != nil {
+		return fmt.Errorf("%q %w", p, err)
+	}
+	hdr.Uid, hdr.Gid = int(uid), int(gid)
+	if fi.Mode().IsRegular() && st.Nlink > 1 {
+		key := [2]uint64{st.Dev, st.Ino}
+		if first, ok := t.links[key]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+		} else {
+			t.links[key] = hdr.Name
+		}
+	}
+	if err := t.tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	switch {
+	case fi.IsDir():
+		d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY)
+		if err != nil {
+			return treeErr(p, err)
+		}
+		defer d.Close()
+		return t.dir(d, p, rel)
+	case hdr.Typeflag == tar.TypeReg:
+		f, err := pathrs.Reopen(h, unix.O_RDONLY)
 		if err != nil {
 			return treeErr(p, err)
 		}
 		defer f.Close()
-		if _, err := io.CopyN(tw, f, hdr.Size); err != nil {
+		if _, err := io.CopyN(t.tw, f, hdr.Size); err != nil {
 			return fmt.Errorf("read %q: %w (it changed while being imported?)", p, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	return tw.Close()
+	return nil
+}
+
+// readlinkFD reads the target of the symlink that fd (O_PATH) is.
+func readlinkFD(fd int) (string, error) {
+	for n := 256; ; n *= 2 {
+		b := make([]byte, n)
+		m, err := unix.Readlinkat(fd, "", b)
+		if err != nil {
+			return "", err
+		}
+		if m < n {
+			return string(b[:m]), nil
+		}
+	}
 }
 
 func treeErr(p string, err error) error {

@@ -34,5 +34,10 @@ func parsePortRequest(b []byte) (portRequest, error) {
 	if err != nil {
 		return portRequest{}, fmt.Errorf("bad port request %q: port %w", b, err)
 	}
+	// The supervisor writes the port as strconv.Itoa does; anything else
+	// ("tcp 0080") is not one of its requests.
+	if strconv.Itoa(n) != port {
+		return portRequest{}, fmt.Errorf("bad port request %q: port %q is not in canonical form", b, port)
+	}
 	return portRequest{Proto: proto, Port: n}, nil
 }

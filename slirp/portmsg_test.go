@@ -18,6 +18,8 @@ func TestParsePortRequest(t *testing.T) {
 		{"sctp 80", portRequest{}, false},
 		{"tcp  80", portRequest{}, false},
 		{"tcp 80 ", portRequest{}, false},
+		{"tcp 0080", portRequest{}, false},
+		{"udp 00000000000001", portRequest{}, false},
 		{"tcp", portRequest{}, false},
 		{"", portRequest{}, false},
 	} {
