@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,12 @@ type supervisor struct {
 	waited  bool        // sb's init has been waited for
 	started atomic.Bool // the workload runs
 	code    int         // the status the run ends with
+
+	// closeNet and release are the undo steps of the network and the
+	// state, each run once: early, while the kernel finishes the init's
+	// exit (see early), or from the undo stack, which then waits for
+	// the early run to end.
+	closeNet, release func()
 }
 
 // Run runs the planned sandbox to its end. It returns the status to exit
@@ -215,7 +222,8 @@ func (s *supervisor) run() (int, error) {
 		if s.nw, err = slirp.Start(netCfg, sb.Pid()); err != nil {
 			return exitFailure, netError(spec, p.Net, err)
 		}
-		s.undo.push(func() { s.nw.Close() })
+		s.closeNet = sync.OnceFunc(func() { s.nw.Close() })
+		s.undo.push(s.closeNet)
 		cfg.Network = s.nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 		resolv := userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644}
@@ -276,6 +284,9 @@ func (s *supervisor) openState() error {
 	for _, p := range spec.Ports {
 		s.meta.Ports = append(s.meta.Ports, p.String())
 	}
+	s.release = sync.OnceFunc(func() {
+		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
+	})
 	s.undo.push(func() {
 		// A detached sandbox whose workload never started is not kept:
 		// the failure went to the user who asked for it.
@@ -290,7 +301,7 @@ func (s *supervisor) openState() error {
 			s.meta.Status, s.meta.ExitCode, s.meta.Finished = state.Exited, &code, time.Now()
 			state.WriteMeta(st.Dir, s.meta)
 		}
-		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
+		s.release()
 	})
 	if s.meta.SupervisorStart, err = state.ProcStart(s.meta.SupervisorPid); err != nil {
 		return fmt.Errorf("read the supervisor's start time: %w", err)
@@ -370,6 +381,7 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 					s.cg.WorkloadEnded()
 				}
 			},
+			Reported: s.early,
 			Started: func(int) {
 				s.started.Store(true)
 				if o.Status != nil {
@@ -432,6 +444,27 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 			return code, r.Err
 		}
 	}
+}
+
+// early starts the teardown of what does not need the init gone, once it
+// has reported the end and everything else in the sandbox is dead: the
+// network's helper, then the state directory and the writable layer,
+// while the kernel tears the init's namespaces down (a mount namespace
+// going away unmounts the overlay; removing its emptied upper and work
+// directories meanwhile is harmless). The undo stack waits for it before
+// rbox exits. A kept sandbox's state is written at the end, with the
+// status, so it waits too; so does everything that needs the init gone:
+// the cgroup, the --persist lock, the image's layer locks.
+func (s *supervisor) early() {
+	if s.st.Keep {
+		return
+	}
+	go func() {
+		if s.closeNet != nil {
+			s.closeNet()
+		}
+		s.release()
+	}()
 }
 
 // netError words a failure of the user-mode network by the field it
