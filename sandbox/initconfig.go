@@ -9,21 +9,17 @@ import (
 	"github.com/rbox-sandbox/rbox/userns"
 )
 
-// initConfig derives what the init needs from the Spec.
+// initConfig derives what the init needs from the Spec, but for its op
+// list (initOps, planops.go), which the supervisor adds once the layer and
+// the network exist.
 func initConfig(spec *Spec, st *state.Box, plan idmap.Plan) *userns.Config {
-	hostname := spec.Hostname
-	if hostname == "" {
-		hostname = st.Name
-	}
+	hostname := sandboxHostname(spec, st)
 	cfg := &userns.Config{
 		Args:          spec.Args,
 		Env:           workloadEnv(spec, hostname),
 		Cwd:           spec.Cwd,
 		User:          spec.User,
 		Tty:           spec.Tty,
-		Hostname:      hostname,
-		OwnNetwork:    spec.Net != NetHost,
-		ReadOnly:      spec.ReadOnly,
 		AllowNewPrivs: spec.AllowNewPrivs,
 		IDMap:         plan,
 		Reap:          st.StaleDirs(),
@@ -33,23 +29,32 @@ func initConfig(spec *Spec, st *state.Box, plan idmap.Plan) *userns.Config {
 	if cfg.Cwd == "" {
 		cfg.Cwd = "/"
 	}
-	for _, v := range spec.Volumes {
-		cfg.Mounts = append(cfg.Mounts, userns.Mount{Kind: userns.Bind, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+	return cfg
+}
+
+// sandboxHostname is the --hostname, or the sandbox's name.
+func sandboxHostname(spec *Spec, st *state.Box) string {
+	if spec.Hostname != "" {
+		return spec.Hostname
 	}
-	for _, t := range spec.Tmpfs {
-		cfg.Mounts = append(cfg.Mounts, userns.Mount{Kind: userns.Tmpfs, Target: t.Target, Size: t.Size, Mode: t.Mode})
-	}
+	return st.Name
+}
+
+// etcFiles are the files rbox generates for the sandbox's /etc: its
+// hostname and hosts, and with --net host the host's resolv.conf (a
+// user-mode network adds its own once it runs).
+func etcFiles(spec *Spec, hostname string) []etcFile {
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
-	cfg.Files = []userns.File{
-		{Path: "/etc/hostname", Content: hostname + "\n", Mode: 0o644},
-		{Path: "/etc/hosts", Content: hosts, Mode: 0o644},
+	files := []etcFile{
+		{Path: "/etc/hostname", Content: hostname + "\n"},
+		{Path: "/etc/hosts", Content: hosts},
 	}
 	if spec.Net == NetHost {
 		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			cfg.Files = append(cfg.Files, userns.File{Path: "/etc/resolv.conf", Content: string(b), Mode: 0o644})
+			files = append(files, etcFile{Path: "/etc/resolv.conf", Content: string(b)})
 		}
 	}
-	return cfg
+	return files
 }
 
 // workloadEnv adds the defaults to the user's variables; the host's own

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
-	"github.com/rbox-sandbox/rbox/userns"
 )
 
 // A tree whose owners the ID map does not show (root unpacked it, or
@@ -85,7 +84,7 @@ func chooseOverlay(c *overlay.Config, spec *Spec, plan idmap.Plan) (string, erro
 // and without a mount (a bind would show the state directory's host path
 // in the sandbox's mountinfo); a workload that edits one (sed -i too)
 // copies the user's file up, which works whoever owns the tree.
-func generatedLayer(dir string, spec *Spec, files []userns.File) (string, error) {
+func generatedLayer(dir string, spec *Spec, files []etcFile) (string, error) {
 	if spec.Persist != "" {
 		return "", nil
 	}

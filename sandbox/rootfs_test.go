@@ -10,7 +10,6 @@ import (
 
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
-	"github.com/rbox-sandbox/rbox/userns"
 )
 
 func TestChooseOverlay(t *testing.T) {
@@ -69,7 +68,7 @@ func TestChooseOverlay(t *testing.T) {
 }
 
 func TestGeneratedLayer(t *testing.T) {
-	files := []userns.File{{Path: "/etc/hostname", Content: "h\n"}, {Path: "/etc/hosts", Content: "127.0.0.1 localhost\n"}}
+	files := []etcFile{{Path: "/etc/hostname", Content: "h\n"}, {Path: "/etc/hosts", Content: "127.0.0.1 localhost\n"}}
 	cases := []struct {
 		name    string
 		setup   func(tree string)

@@ -50,8 +50,8 @@ func reap(dirs []string, plan idmap.Plan, helpers idmap.Helpers, o Options) erro
 	if !plan.Full {
 		return fmt.Errorf("cannot remove %q: it holds files of subordinate IDs and you have no subordinate range to map them", dirs[0])
 	}
-	cfg := &userns.Config{IDMap: plan, Reap: dirs, ReapOnly: true}
-	sb, err := userns.Start(cfg, userns.StartOptions{Executable: o.Executable, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
+	cfg := &userns.Config{IDMap: plan, Reap: dirs}
+	sb, err := userns.Start(cfg, userns.StartOptions{Reaper: true, Executable: o.Executable, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
 	if err != nil {
 		return err
 	}

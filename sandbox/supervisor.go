@@ -156,18 +156,19 @@ func (s *supervisor) run() (int, error) {
 	cfg.Epoch = s.epoch
 	cfg.Caps, cfg.Seccomp = p.Caps, p.Seccomp
 	s.debugf("supervisor: capabilities [%s], seccomp %s", p.Caps, seccompName(spec, p.Seccomp))
-	cfg.Rootfs = rootfs
-	if cfg.Rootfs.Generated, err = generatedLayer(filepath.Join(st.Layer(), "gen"), spec, cfg.Files); err != nil {
+	hostname := sandboxHostname(spec, st)
+	in := opInput{Hostname: hostname, Merged: merged, Overlay: rootfs, Files: etcFiles(spec, hostname), Cgroup: s.cgm != nil}
+	if in.Overlay.Generated, err = generatedLayer(filepath.Join(st.Layer(), "gen"), spec, in.Files); err != nil {
 		return exitFailure, err
-	} else if cfg.Rootfs.Generated != "" {
-		cfg.Files = nil
+	} else if in.Overlay.Generated != "" {
+		in.Files = nil
 	}
-	if line, err := chooseOverlay(&cfg.Rootfs, spec, p.IDMap); err != nil {
+	if line, err := chooseOverlay(&in.Overlay, spec, p.IDMap); err != nil {
 		return exitFailure, err
 	} else if line != "" {
 		fmt.Fprintf(o.Stderr, "rbox: %s\n", line)
 	}
-	cfg.Merged = merged
+	cfg.Layer = filepath.Dir(in.Overlay.Upper)
 	cfg.Cgroup = s.cgm != nil
 	if spec.Tty && !st.Keep {
 		if ws, err := unix.IoctlGetWinsize(int(o.Stdout.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -224,12 +225,12 @@ func (s *supervisor) run() (int, error) {
 		}
 		s.closeNet = sync.OnceFunc(func() { s.nw.Close() })
 		s.undo.push(s.closeNet)
-		cfg.Network = s.nw.Child()
+		in.Network = s.nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
-		resolv := userns.File{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(cfg.Network.DNS, hostResolv), Mode: 0o644}
-		if cfg.Rootfs.Generated == "" {
-			cfg.Files = append(cfg.Files, resolv)
-		} else if err := writeGenerated(cfg.Rootfs.Generated, resolv.Path, resolv.Content); err != nil {
+		resolv := etcFile{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(in.Network.DNS, hostResolv)}
+		if in.Overlay.Generated == "" {
+			in.Files = append(in.Files, resolv)
+		} else if err := writeGenerated(in.Overlay.Generated, resolv.Path, resolv.Content); err != nil {
 			return exitFailure, err
 		}
 		s.debugf("supervisor: network %s up (%s, pid %d)", p.Net, p.Net.Helper(), s.nw.HelperPid())
@@ -237,6 +238,8 @@ func (s *supervisor) run() (int, error) {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	s.undo.push(func() { signal.Stop(sigs) })
+	// The op list last: it names the network's side, known only now.
+	cfg.Ops = initOps(p, in)
 	if err := sb.Go(); err != nil {
 		return exitFailure, err
 	}

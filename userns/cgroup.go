@@ -62,23 +62,27 @@ func intoCgroup(fd int) *cloneArgs {
 	return &cloneArgs{flags: unix.CLONE_VFORK | unix.CLONE_INTO_CGROUP, exitSignal: uint64(unix.SIGCHLD), cgroup: uint64(fd)}
 }
 
-// mountCgroupLeaf binds the workload's leaf read-only at /sys/fs/cgroup:
-// over the empty directory of the sandbox's sysfs, or over the host's
-// hierarchy that the bind of /sys brings along with --net host.
-func mountCgroupLeaf(root *os.File) error {
+// mountCgroupLeaf binds the workload's leaf at op.Target (read-only, as the
+// plan's attributes say): over the empty directory of the sandbox's sysfs,
+// or over the host's hierarchy that the bind of /sys brings along with
+// --net host.
+func mountCgroupLeaf(root *os.File, op Op) error {
+	if cgroupLeaf < 0 {
+		return fmt.Errorf("op %s %s: the sandbox has no cgroup", op.Kind, op.Target)
+	}
 	tree, err := unix.OpenTree(cgroupLeaf, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return fmt.Errorf("bind the sandbox's cgroup: %w", err)
 	}
 	defer unix.Close(tree)
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	attr := &unix.MountAttr{Attr_set: op.Attrs, Attr_clr: op.Clear}
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, attr); err != nil {
-		return fmt.Errorf("make the sandbox's cgroup read-only: %w", err)
+		return fmt.Errorf("set the attributes of the sandbox's cgroup: %w", err)
 	}
-	t, err := pathrs.MkdirAllHandle(root, "/sys/fs/cgroup", 0o755)
+	t, err := pathrs.MkdirAllHandle(root, op.Target, 0o755)
 	if err != nil {
-		return fmt.Errorf("mount point /sys/fs/cgroup: %w", err)
+		return fmt.Errorf("mount point %s: %w", op.Target, err)
 	}
 	defer t.Close()
-	return attach(tree, t, "/sys/fs/cgroup")
+	return attach(tree, t, op.Target)
 }

@@ -2,7 +2,6 @@ package userns
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -11,41 +10,8 @@ import (
 	"github.com/rbox-sandbox/rbox/caps"
 )
 
-// maskedPaths hide kernel state a sandbox has no business reading: files
-// get /dev/null bound over them, directories an empty read-only tmpfs. The
-// list follows runc's default spec. The workload cannot unmount a mask or
-// mount a fresh procfs or sysfs over it: both need CAP_SYS_ADMIN, outside
-// the default set; from a nested user namespace the kernel refuses a new
-// instance outright, because there the masks are locked mounts
-// (mount_too_revealing). A workload given CAP_SYS_ADMIN (--cap-add) can
-// undo them: the masks were made in its own user namespace, so they are
-// not locked for it (as in rootless podman; see SECURITY.md).
-var maskedPaths = []string{
-	"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-}
-
-// readOnlyPaths stay visible but cannot be written, even by root of the
-// sandbox: writes there reach the kernel, not the sandbox.
-var readOnlyPaths = []string{
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-}
-
-func maskProcAndSys(root *os.File) error {
-	for _, p := range maskedPaths {
-		if err := mask(root, p); err != nil {
-			return fmt.Errorf("mask %s: %w", p, err)
-		}
-	}
-	for _, p := range readOnlyPaths {
-		if err := bindReadOnly(root, p); err != nil {
-			return fmt.Errorf("make %s read-only: %w", p, err)
-		}
-	}
-	return nil
-}
-
+// mask hides p: files get /dev/null bound over them, directories an empty
+// read-only tmpfs. A missing p is skipped.
 func mask(root *os.File, p string) error {
 	h, err := pathrs.OpenatInRoot(root, p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -72,9 +38,10 @@ func mask(root *os.File, p string) error {
 	return attach(mfd, h, p)
 }
 
-// bindReadOnly covers p with a read-only bind mount of itself.
-func bindReadOnly(root *os.File, p string) error {
-	h, err := pathrs.OpenatInRoot(root, p)
+// bindReadOnly covers op.Target with a bind mount of itself with
+// op.Attrs, recursively. A missing target is skipped.
+func bindReadOnly(root *os.File, op Op) error {
+	h, err := pathrs.OpenatInRoot(root, op.Target)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -87,11 +54,11 @@ func bindReadOnly(root *os.File, p string) error {
 		return err
 	}
 	defer unix.Close(tree)
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	attr := &unix.MountAttr{Attr_set: op.Attrs | unix.MOUNT_ATTR_RDONLY}
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
 		return err
 	}
-	return attach(tree, h, p)
+	return attach(tree, h, op.Target)
 }
 
 // harden fills in what the forked child applies before execve

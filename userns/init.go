@@ -3,7 +3,6 @@ package userns
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"unsafe"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/rbox-sandbox/rbox/childfd"
 	"github.com/rbox-sandbox/rbox/probe"
-	"github.com/rbox-sandbox/rbox/slirp"
 )
 
 // exitError carries the status the init reports for a failure of its own:
@@ -30,16 +28,26 @@ func failure(code int, format string, a ...any) error {
 }
 
 // Main is the init's entry point, PID 1 of the sandbox. It never returns.
-func Main() {
+// ext are the ops implemented outside userns (op.go).
+func Main(ext Externals) {
 	// Signals must be queued from the first moment: a workload that exits
 	// at once must not slip its SIGCHLD past us.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, forwarded...)
 	signal.Notify(sigs, unix.SIGCHLD)
+	ch, cfg := begin("rbox-init", "the sandbox init; run rbox exec instead", ext.Tap)
+	os.Exit(run(cfg, ext, ch, sigs))
+}
 
+// begin is what the init and the reaper do first: find the sync socket,
+// close what they inherited on exec, wait for "go" in stage "map", and
+// receive the Config. On failure it exits.
+// what says what the entry point is, to a user who runs it by hand;
+// makeTap is the init's Externals.Tap (nil for the reaper).
+func begin(name, what string, makeTap func(string) error) (channel, *Config) {
 	fd, err := childfd.Lookup(fdSync)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rbox: this is the sandbox init; run rbox exec instead")
+		fmt.Fprintf(os.Stderr, "rbox: this is %s\n", what)
 		os.Exit(125)
 	}
 	// Descriptors the user's shell (or anyone up the chain) left open
@@ -51,7 +59,7 @@ func Main() {
 	}
 	ch := channel{os.NewFile(uintptr(fd), "sync")}
 	// ps inside shows "rbox-init" rather than "exe".
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("rbox-init\x00")[0])), 0, 0, 0)
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(name + "\x00")[0])), 0, 0, 0)
 	// Gaining capabilities at our execve cleared the parent-death signal
 	// the clone set. Set it again; a supervisor that died before this
 	// line has closed its end of the channel, and the receive below sees
@@ -60,7 +68,11 @@ func Main() {
 	// The tap first: the supervisor starts the network's helper while we
 	// wait for our ID map, and the helper attaches to what it finds.
 	if tap := os.Getenv(tapEnv); tap != "" {
-		if err := slirp.MakeTap(tap); err != nil {
+		if makeTap == nil {
+			fmt.Fprintf(os.Stderr, "rbox: sandbox init: asked for tap %s, which this init cannot make\n", tap)
+			os.Exit(125)
+		}
+		if err := makeTap(tap); err != nil {
 			fmt.Fprintf(os.Stderr, "rbox: sandbox init: %v\n", err)
 			os.Exit(125)
 		}
@@ -81,7 +93,14 @@ func Main() {
 	if err != nil {
 		os.Exit(syncFailure(ch, err))
 	}
-	os.Exit(run(cfg, ch, sigs))
+	// From here on our /proc files must not be open to the workload, which
+	// runs as the same user: /proc/1/fd would hand it our descriptors of the
+	// host's directories. The flag could not be set earlier because
+	// newuidmap needs our /proc files owned by the user.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		os.Exit(report(ch, failure(125, "set non-dumpable: %w", err)))
+	}
+	return ch, cfg
 }
 
 // syncFailure ends the init on a failed receive: quietly when the
@@ -95,25 +114,10 @@ func syncFailure(ch channel, err error) int {
 	return report(ch, failure(125, "sandbox init: %w", err))
 }
 
-func run(cfg *Config, ch channel, sigs chan os.Signal) int {
+func run(cfg *Config, ext Externals, ch channel, sigs chan os.Signal) int {
 	debugf(cfg, "init: config received")
-	// From here on our /proc files must not be open to the workload, which
-	// runs as the same user: /proc/1/fd would hand it our descriptors of the
-	// host's directories. The flag could not be set earlier because
-	// newuidmap needs our /proc files owned by the user.
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return report(ch, failure(125, "set non-dumpable: %w", err))
-	}
-	rerr := reapStale(cfg)
-	if cfg.ReapOnly {
-		if rerr != nil {
-			return report(ch, failure(125, "%w", rerr))
-		}
-		ch.send(message{Type: msgExit})
-		return 0
-	}
-	if rerr != nil {
-		debugf(cfg, "init: %v", rerr)
+	if err := reapStale(cfg); err != nil {
+		debugf(cfg, "init: %v", err)
 	}
 
 	if err := openCgroupLeaf(cfg); err != nil {
@@ -127,10 +131,11 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 		}
 		enterFD = fd
 	}
-	if err := setupNetwork(cfg, ch); err != nil {
-		return report(ch, err)
+	st, err := buildRoot(cfg, ext, ch)
+	var se *errSync
+	if errors.As(err, &se) {
+		return syncFailure(ch, se.err)
 	}
-	st, err := buildRoot(cfg)
 	if err != nil {
 		return report(ch, err)
 	}
@@ -174,37 +179,6 @@ func run(cfg *Config, ch channel, sigs chan os.Signal) int {
 	}
 	ch.exit(code, cfg.Cgroup, hangup)
 	return code
-}
-
-// setupNetwork configures the sandbox's side of a user-mode network while
-// the host's filesystem is still reachable: the port forwarder's sandbox
-// side listens on a socket in the supervisor's state directory, and the
-// supervisor says "ports" once it listens on the host ports.
-func setupNetwork(cfg *Config, ch channel) error {
-	if cfg.Network == nil {
-		return nil
-	}
-	if err := slirp.ConfigureChild(cfg.Network); err != nil {
-		return failure(125, "configure the sandbox's network: %w", err)
-	}
-	debugf(cfg, "init: %s %s/%d via %s, mtu %d", cfg.Network.Dev, cfg.Network.IP, cfg.Network.Netmask, cfg.Network.Gateway, cfg.Network.MTU)
-	if cfg.Network.PortSocket == "" {
-		return nil
-	}
-	var log io.Writer
-	if cfg.Debug {
-		log = os.Stderr
-	}
-	if err := slirp.ServePorts(cfg.Network.PortSocket, log); err != nil {
-		return failure(125, "%w", err)
-	}
-	if err := ch.awaitPorts(); err != nil {
-		// EOF: the supervisor could not publish a port and gives up; it
-		// has said why.
-		os.Exit(syncFailure(ch, err))
-	}
-	debugf(cfg, "init: ports published")
-	return nil
 }
 
 // report ends the sandbox on a setup failure and tells the supervisor.

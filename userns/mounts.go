@@ -5,101 +5,42 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"sort"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
-
-	"github.com/rbox-sandbox/rbox/overlay"
-	"github.com/rbox-sandbox/rbox/probe"
 )
 
-// rootState is what the build of the root filesystem hands to the workload
-// start.
-type rootState struct {
-	user execUser
-}
-
-// buildRoot assembles the sandbox's filesystem and pivots into it. Every
-// target inside the image is resolved with the image's directory as the
-// root (pathrs: openat2 RESOLVE_IN_ROOT where the kernel has it), and every
-// mount is attached by descriptor, so a symlink in a hostile image can never
-// make us mount or write on the host.
-func buildRoot(cfg *Config) (*rootState, error) {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return nil, failure(125, "make / private: %w", probe.Wrap(err, probe.UserNS))
-	}
-	driver, err := overlay.Mount(cfg.Rootfs, cfg.Merged)
-	if err != nil {
-		return nil, failure(125, "mount rootfs %q: %w", cfg.Rootfs.Lower, err)
-	}
-	debugf(cfg, "rootfs: %s overlay, lower %q, upper %q", driver, cfg.Rootfs.Lower, cfg.Rootfs.Upper)
-
-	root, err := os.OpenFile(cfg.Merged, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, failure(125, "open merged root %q: %w", cfg.Merged, err)
-	}
-	defer root.Close()
-
-	for _, f := range cfg.Files {
-		if err := writeFileIn(root, f); err != nil {
-			return nil, failure(125, "write %s in the sandbox: %w%s", f.Path, unwrapPathErr(err), layerFull(cfg, err))
-		}
-	}
-	user, err := lookupUser(root, cfg.User)
-	if err != nil {
-		return nil, failure(125, "%w", err)
-	}
-	if err := checkMapped(cfg, &user); err != nil {
-		return nil, err
-	}
-	if err := mountSystem(cfg, root); err != nil {
-		return nil, failure(125, "%w", err)
-	}
-	debugf(cfg, "init: /proc, /dev, /sys mounted")
-	if err := mountUser(root, cfg.Mounts); err != nil {
-		return nil, failure(125, "%w", err)
-	}
-	if cfg.Cwd != "" && cfg.Cwd != "/" {
-		d, err := pathrs.MkdirAllHandle(root, cfg.Cwd, 0o755)
-		if err != nil {
-			return nil, failure(125, "working directory %q: %w", cfg.Cwd, err)
-		}
-		d.Close()
-	}
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return nil, failure(125, "set hostname %q: %w", cfg.Hostname, err)
-	}
-	if cfg.OwnNetwork {
-		if err := loopbackUp(); err != nil {
-			return nil, failure(125, "bring up lo: %w", err)
-		}
-	}
-	if err := pivot(root); err != nil {
-		return nil, failure(125, "%w", err)
-	}
-	if cfg.ReadOnly {
-		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, attr); err != nil {
-			return nil, failure(125, "make the root read-only: %w", err)
-		}
-	}
-	return &rootState{user: user}, nil
-}
+// The mounts of the ops (op.go). Every target is resolved inside the root
+// (pathrs: openat2 RESOLVE_IN_ROOT where the kernel has it), and every
+// mount is attached by descriptor, so a symlink in a hostile image can
+// never make us mount or write on the host.
 
 // layerFull explains the errors of a writable layer whose filesystem ran
 // out of space or inodes: overlayfs mounts read-only when it cannot make
 // its work directory, so EROFS says the same there.
 func layerFull(cfg *Config, err error) string {
-	dir := path.Dir(cfg.Rootfs.Upper)
+	dir := cfg.Layer
+	if dir == "" {
+		return ""
+	}
 	switch {
 	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
 		return fmt.Sprintf(": the writable layer's filesystem is full (df %q; df -i %q): free space there, or use --persist DIR on another filesystem", dir, dir)
-	case errors.Is(err, unix.EROFS) && !cfg.ReadOnly:
+	case errors.Is(err, unix.EROFS) && !readOnlyRoot(cfg.Ops):
 		return fmt.Sprintf(": the overlay came up read-only, as it does when it cannot create its work directory: the writable layer's filesystem is likely out of inodes or space (df -i %q): free some, or use --persist DIR on another filesystem", dir)
 	}
 	return ""
+}
+
+// readOnlyRoot says whether the ops make the root read-only.
+func readOnlyRoot(ops []Op) bool {
+	for _, op := range ops {
+		if op.Kind == OpRemount && path.Clean(op.Target) == "/" && op.Attrs&unix.MOUNT_ATTR_RDONLY != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // pivot makes root the process's root and detaches the old one, so that no
@@ -118,45 +59,16 @@ func pivot(root *os.File) error {
 	return unix.Chdir("/")
 }
 
-// mountUser attaches volumes and tmpfs mounts, parents before children.
-func mountUser(root *os.File, mounts []Mount) error {
-	ms := append([]Mount(nil), mounts...)
-	sort.SliceStable(ms, func(i, j int) bool {
-		return strings.Count(path.Clean(ms[i].Target), "/") < strings.Count(path.Clean(ms[j].Target), "/")
-	})
-	vols := map[uint64]Mount{}
-	for _, m := range ms {
-		if err := checkMountPoint(root, m, vols); err != nil {
-			return err
-		}
-		var err error
-		switch m.Kind {
-		case Bind:
-			var id uint64
-			id, err = bindIn(root, m)
-			vols[id] = m
-		case Tmpfs:
-			err = tmpfsIn(root, m)
-		default:
-			err = fmt.Errorf("unknown mount kind %q", m.Kind)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkMountPoint refuses a mount whose missing mount point would be
-// created inside a volume attached before it (-v A:/mnt/a -v B:/mnt/a/b):
+// checkMountPoint refuses an op whose missing target would be created
+// inside a host directory bound before it (-v A:/mnt/a -v B:/mnt/a/b):
 // mkdir there would leave an empty b/ in the host directory A. A mount
 // point that exists already in A is used as it is.
-func checkMountPoint(root *os.File, m Mount, vols map[uint64]Mount) error {
-	if len(vols) == 0 {
+func (b *builder) checkMountPoint(op Op) error {
+	if len(b.binds) == 0 {
 		return nil
 	}
-	for p := m.Target; ; p = path.Dir(p) {
-		f, err := pathrs.OpenatInRoot(root, p)
+	for p := op.Target; ; p = path.Dir(p) {
+		f, err := pathrs.OpenatInRoot(b.root, p)
 		if err != nil {
 			if p == "/" {
 				return nil
@@ -164,73 +76,120 @@ func checkMountPoint(root *os.File, m Mount, vols map[uint64]Mount) error {
 			continue
 		}
 		defer f.Close()
-		if p == m.Target {
+		if p == op.Target {
 			return nil
 		}
 		var stx unix.Statx_t
 		if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
 			return nil
 		}
-		v, ok := vols[stx.Mnt_id]
+		src, ok := b.binds[stx.Mnt_id]
 		if !ok {
 			return nil
 		}
-		what := "-v " + m.Source + ":" + m.Target
-		if m.Kind == Tmpfs {
-			what = "--tmpfs " + m.Target
-		}
-		return fmt.Errorf("%s: its mount point would be created in the host directory %q of -v %s:%s; create %q there first, or mount it elsewhere", what, v.Source, v.Source, v.Target, strings.TrimPrefix(m.Target, v.Target+"/"))
+		return fmt.Errorf("%s %s: its mount point would be created in the host directory %q bound at %s; create %q there first, or mount it elsewhere", op.Kind, op.Target, src, p, strings.TrimPrefix(op.Target, p+"/"))
 	}
 }
 
-// bindIn attaches a bind mount of m.Source and returns the new mount's ID.
-func bindIn(root *os.File, m Mount) (uint64, error) {
-	st, err := os.Stat(m.Source)
+// bindIn attaches a bind of the host path op.Source (with its submounts
+// for OpRBind) and returns the new mount's ID and whether it is a
+// directory.
+func bindIn(root *os.File, op Op) (uint64, bool, error) {
+	st, err := os.Stat(op.Source)
 	if err != nil {
-		return 0, fmt.Errorf("volume %s: %w", m.Source, err)
+		return 0, false, fmt.Errorf("bind %s: %w", op.Source, err)
 	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	setFlags := unix.AT_EMPTY_PATH
+	if op.Kind == OpRBind {
+		flags |= unix.AT_RECURSIVE
+		setFlags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, op.Source, uint(flags))
 	if err != nil {
-		return 0, fmt.Errorf("volume %s: open_tree: %w", m.Source, err)
+		return 0, false, fmt.Errorf("bind %s: open_tree: %w", op.Source, err)
 	}
 	defer unix.Close(tree)
-	if m.ReadOnly {
-		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
-			return 0, fmt.Errorf("volume %s: make read-only: %w", m.Source, err)
+	if op.Attrs != 0 || op.Clear != 0 {
+		attr := &unix.MountAttr{Attr_set: op.Attrs, Attr_clr: op.Clear}
+		if err := unix.MountSetattr(tree, "", uint(setFlags), attr); err != nil {
+			return 0, false, fmt.Errorf("bind %s: set its attributes: %w", op.Source, err)
 		}
 	}
 	var stx unix.Statx_t
 	if err := unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
-		return 0, fmt.Errorf("volume %s: statx: %w", m.Source, err)
+		return 0, false, fmt.Errorf("bind %s: statx: %w", op.Source, err)
 	}
-	target, err := targetIn(root, m.Target, st.IsDir())
+	target, err := targetIn(root, op.Target, st.IsDir())
 	if err != nil {
-		return 0, fmt.Errorf("volume target %s: %w", m.Target, err)
+		return 0, false, fmt.Errorf("bind target %s: %w", op.Target, err)
 	}
 	defer target.Close()
-	return stx.Mnt_id, attach(tree, target, "volume "+m.Target)
+	if err := attach(tree, target, op.Target); err != nil {
+		return 0, false, err
+	}
+	return stx.Mnt_id, st.IsDir(), propagate(root, op)
 }
 
-func tmpfsIn(root *os.File, m Mount) error {
-	opts := [][2]string{{"mode", "1777"}}
-	if m.Mode != "" {
-		opts[0][1] = m.Mode
-	}
-	if m.Size != "" {
-		opts = append(opts, [2]string{"size", m.Size})
-	}
-	mfd, err := newMount("tmpfs", opts, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+// freshIn attaches a new file system of the op's kind at its target.
+func freshIn(root *os.File, op Op) error {
+	mfd, err := newMount(string(op.Kind), op.Options, int(op.Attrs))
 	if err != nil {
-		return fmt.Errorf("tmpfs %s: %w", m.Target, err)
+		return fmt.Errorf("mount %s on %s: %w", op.Kind, op.Target, err)
 	}
 	defer unix.Close(mfd)
-	target, err := targetIn(root, m.Target, true)
+	t, err := pathrs.MkdirAllHandle(root, op.Target, 0o755)
 	if err != nil {
-		return fmt.Errorf("tmpfs target %s: %w", m.Target, err)
+		return fmt.Errorf("%w %s: %w", errMountPoint, op.Target, unwrapPathErr(err))
 	}
-	defer target.Close()
-	return attach(mfd, target, "tmpfs "+m.Target)
+	defer t.Close()
+	if op.CopyUp {
+		if err := copyTree(int(t.Fd()), mfd); err != nil {
+			return fmt.Errorf("tmpfs %s: copy what was there: %w", op.Target, err)
+		}
+	}
+	if err := attach(mfd, t, op.Target); err != nil {
+		return err
+	}
+	return propagate(root, op)
+}
+
+// propagate sets the op's propagation on the mount now at its target.
+func propagate(root *os.File, op Op) error {
+	if op.Propagation == 0 {
+		return nil
+	}
+	h, err := pathrs.OpenatInRoot(root, op.Target)
+	if err != nil {
+		return fmt.Errorf("propagation of %s: %w", op.Target, err)
+	}
+	defer h.Close()
+	flags := uint(unix.AT_EMPTY_PATH)
+	if op.Kind == OpRBind {
+		flags |= unix.AT_RECURSIVE
+	}
+	if err := unix.MountSetattr(int(h.Fd()), "", flags, &unix.MountAttr{Propagation: op.Propagation}); err != nil {
+		return fmt.Errorf("propagation of %s: %w", op.Target, err)
+	}
+	return nil
+}
+
+// remount sets the op's attributes and propagation on the mount at its
+// target (an OCI bundle's rootfsPropagation is one on "/").
+func remount(root *os.File, op Op) error {
+	h, err := pathrs.OpenatInRoot(root, op.Target)
+	if err != nil {
+		return fmt.Errorf("remount %s: %w", op.Target, err)
+	}
+	defer h.Close()
+	attr := &unix.MountAttr{Attr_set: op.Attrs, Attr_clr: op.Clear, Propagation: op.Propagation}
+	if err := unix.MountSetattr(int(h.Fd()), "", unix.AT_EMPTY_PATH, attr); err != nil {
+		if path.Clean(op.Target) == "/" && op.Attrs&unix.MOUNT_ATTR_RDONLY != 0 {
+			return fmt.Errorf("make the root read-only: %w", err)
+		}
+		return fmt.Errorf("remount %s: %w", op.Target, err)
+	}
+	return nil
 }
 
 // targetIn finds or creates a mount point inside root. An existing path is
@@ -290,29 +249,42 @@ func newMount(fstype string, opts [][2]string, attrs int) (int, error) {
 	return mfd, nil
 }
 
-// writeFileIn replaces a file in the writable layer. Whatever the image has
-// at that path (a symlink to the host's /etc, say) is unlinked first, and
-// the new file is created with O_EXCL|O_NOFOLLOW in a parent resolved
-// inside root.
-func writeFileIn(root *os.File, f File) error {
-	parent, err := pathrs.MkdirAllHandle(root, path.Dir(f.Path), 0o755)
+// writeFileIn replaces a file in the root. Whatever the image has at that
+// path (a symlink to the host's /etc, say) is unlinked first, and the new
+// file is created with O_EXCL|O_NOFOLLOW in a parent resolved inside root.
+func writeFileIn(root *os.File, op Op) error {
+	parent, err := pathrs.MkdirAllHandle(root, path.Dir(op.Target), 0o755)
 	if err != nil {
 		return err
 	}
 	defer parent.Close()
 	pfd := int(parent.Fd())
-	name := path.Base(f.Path)
+	name := path.Base(op.Target)
 	if err := unix.Unlinkat(pfd, name, 0); err != nil && err != unix.ENOENT {
 		return err
 	}
-	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, f.Mode)
+	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, op.Mode)
 	if err != nil {
 		return err
 	}
-	out := os.NewFile(uintptr(fd), f.Path)
+	out := os.NewFile(uintptr(fd), op.Target)
 	defer out.Close()
-	_, err = out.WriteString(f.Content)
+	_, err = out.WriteString(op.Content)
 	return err
+}
+
+// symlinkIn makes op.Target a link to op.Source, in a parent resolved
+// inside root.
+func symlinkIn(root *os.File, op Op) error {
+	parent, err := pathrs.MkdirAllHandle(root, path.Dir(op.Target), 0o755)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", op.Target, unwrapPathErr(err))
+	}
+	defer parent.Close()
+	if err := unix.Symlinkat(op.Source, int(parent.Fd()), path.Base(op.Target)); err != nil {
+		return fmt.Errorf("create %s: %w", op.Target, err)
+	}
+	return nil
 }
 
 func loopbackUp() error {

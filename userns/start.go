@@ -33,9 +33,13 @@ type StartOptions struct {
 	// between Start and Go. The init then waits for "go" even with a single
 	// ID map, so that nothing of the sandbox runs outside the cgroup.
 	Cgroup bool
+	// Reaper starts the reaper (ReapMain) instead of the init: it removes
+	// Config.Reap and answers "config" with "exit".
+	Reaper bool
 	// Tap names a tap device the init makes in its new network namespace
-	// as its first step, before it waits for anything (slirp.MakeTap):
-	// the user-mode network's helper then finds it there. "" for none.
+	// as its first step, before it waits for anything (Externals.Tap,
+	// slirp.MakeTap): the user-mode network's helper then finds it there.
+	// "" for none.
 	Tap                   string
 	Stdin, Stdout, Stderr *os.File
 }
@@ -45,6 +49,8 @@ type Sandbox struct {
 	cmd *exec.Cmd
 	ch  channel
 	cfg *Config
+	// reaper: this is a reaper, which answers "config" with "exit".
+	reaper bool
 	// waitGo: the init is in stage "map" and waits for "go".
 	waitGo bool
 }
@@ -74,9 +80,13 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	if exe == "" {
 		exe = "/proc/self/exe"
 	}
+	arg := InitArg
+	if o.Reaper {
+		arg = ReaperArg
+	}
 	cmd := &exec.Cmd{
 		Path: exe,
-		Args: []string{"rbox", InitArg},
+		Args: []string{"rbox", arg},
 		// GODEBUG: Go's container-aware GOMAXPROCS keeps the host's cgroup
 		// files open for the life of the process; the init needs none of
 		// that, and holds no host descriptor it does not have to.
@@ -145,7 +155,7 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		parent.Close()
 		return nil, probe.Wrap(fmt.Errorf("clone sandbox init (%s): %w", exe, err), probe.UserNS)
 	}
-	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, waitGo: stage == stageMap}, nil
+	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, reaper: o.Reaper, waitGo: stage == stageMap}, nil
 }
 
 // allCaps lists every capability the running kernel knows.
@@ -202,7 +212,7 @@ func (s *Sandbox) StartWorkload() error {
 }
 
 // PortsPublished tells the init that the host listens on its published
-// ports: it waits for this (Config.Network.PortSocket) before it goes on,
+// ports: it waits for this (an OpNetwork with Ports) before it goes on,
 // so that a host port that cannot be bound ends the start before the
 // workload runs.
 func (s *Sandbox) PortsPublished() error { return s.ch.send(message{Type: msgPorts}) }
@@ -263,7 +273,7 @@ type Hooks struct {
 // Wait follows the init until it exits.
 func (s *Sandbox) Wait(h Hooks) Result {
 	first := msgReady
-	if s.cfg.ReapOnly {
+	if s.reaper {
 		first = msgExit
 	}
 	res, err := s.ch.follow(h, first)

@@ -40,7 +40,7 @@ import (
 // With a single map the Go runtime writes the map before the init's execve,
 // so the init starts in stage "run" and there is no "go" - unless the
 // sandbox gets a cgroup: then the init waits for "go" in stage "map" too.
-// A reaper (Config.ReapOnly) answers "config" with "exit" and builds nothing.
+// A reaper (ReapMain) answers "config" with "exit" and builds nothing.
 // The init may send "error" instead of any of its messages, and sends
 // nothing after it.
 //

@@ -1,6 +1,7 @@
 package userns
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,8 +29,14 @@ func pair(t *testing.T) (channel, channel) {
 
 func TestChannelRoundTrip(t *testing.T) {
 	a, b := pair(t)
-	cfg := &Config{Args: []string{"sh", "-c", "x"}, Env: []string{"A=1"}, Hostname: "h",
-		Mounts: []Mount{{Kind: Bind, Source: "/s", Target: "/t", ReadOnly: true}}}
+	cfg := &Config{Args: []string{"sh", "-c", "x"}, Env: []string{"A=1"}, Ops: []Op{
+		{Kind: OpOverlay, Target: "/m", Data: json.RawMessage(`{"lower":"/l"}`)},
+		{Kind: OpRoot, Target: "/m"},
+		{Kind: OpRBind, Source: "/s", Target: "/t", Attrs: unix.MOUNT_ATTR_RDONLY},
+		{Kind: OpTmpfs, Target: "/tmp", Options: [][2]string{{"mode", "1777"}, {"noswap", ""}}},
+		{Kind: OpFile, Target: "/etc/hosts", Content: "x\n", Mode: 0o644},
+		{Kind: OpHostname, Source: "h"}, {Kind: OpPivot},
+	}}
 	if err := a.send(message{Type: msgConfig, Config: cfg}); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,11 @@ func plant(t *testing.T, root, id string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Reaped as soon as it ends, as conmon or the shim would; the cleanup
+	// waits for that reaping instead of calling Wait a second time.
+	reaped := make(chan struct{})
+	go func() { cmd.Wait(); close(reaped) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-reaped })
 	start, err := state.ProcStart(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +52,6 @@ func plant(t *testing.T, root, id string) *exec.Cmd {
 	if err := st.Create(r); err != nil {
 		t.Fatal(err)
 	}
-	// Reap it as soon as it ends, as conmon or the shim would.
-	go cmd.Wait()
 	return cmd
 }
 

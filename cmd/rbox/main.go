@@ -10,6 +10,7 @@ import (
 
 	"github.com/rbox-sandbox/rbox/hostcheck"
 	"github.com/rbox-sandbox/rbox/image"
+	"github.com/rbox-sandbox/rbox/overlay"
 	"github.com/rbox-sandbox/rbox/sandbox"
 	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/userns"
@@ -47,8 +48,13 @@ func main() {
 	// The sandbox init is not a user command: dispatch it before the CLI
 	// parses anything, so no flag or help text can reach it.
 	if len(os.Args) > 1 && os.Args[1] == userns.InitArg {
-		userns.Main()
+		// The ops the init cannot implement without importing policy:
+		// they are wired here, where both sides are linked in anyway.
+		userns.Main(userns.Externals{Overlay: overlay.MountOp, Network: slirp.ChildOp, Tap: slirp.MakeTap})
 		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == userns.ReaperArg {
+		userns.ReapMain()
 	}
 	if len(os.Args) > 1 && os.Args[1] == slirp.WatchdogArg {
 		slirp.Watchdog()

@@ -49,6 +49,9 @@ func TestBadInput(t *testing.T) {
 		{"bad-cgroup-manager", []string{"exec", "--rootfs", rootfs, "--cgroup-manager", "cgmanager", "--", "true"}, "cgmanager"},
 		{"bad-stats", []string{"exec", "--rootfs", rootfs, "--stats=yaml", "--", "true"}, `--stats "yaml"`},
 		{"remove-layer-not-a-layer", []string{"remove-layer", t.TempDir()}, "not an rbox layer"},
+		// The hidden entry points, run by hand, say what they are.
+		{"init-by-hand", []string{"__init"}, "run rbox exec instead"},
+		{"reaper-by-hand", []string{"__reap", "/"}, "rbox remove-layer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
