@@ -28,6 +28,9 @@ type Host struct {
 	// AppArmorLabel is the content of /proc/self/attr/current ("" when
 	// AppArmor is off).
 	AppArmorLabel string
+	// Status and MountInfo are /proc/self/status and mountinfo: what an
+	// outer container did (a seccomp filter, masks) shows there.
+	Status, MountInfo string
 
 	// Exe is the rbox binary that the real tries re-execute in helper
 	// mode; "" skips the tries (unit tests).
@@ -67,6 +70,12 @@ func Default(path, tempDir string, env cgroupv2.Env) *Host {
 	if exe, err := os.Executable(); err == nil {
 		h.Executable = exe
 	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		h.Status = string(b)
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		h.MountInfo = string(b)
+	}
 	if b, err := os.ReadFile("/proc/self/attr/current"); err == nil {
 		h.AppArmorLabel = strings.TrimSpace(strings.TrimRight(string(b), "\x00"))
 	}
@@ -91,6 +100,7 @@ func Run(ctx context.Context, h *Host) *Report {
 	add(probeSlirp(h), probeTun(h))
 	add(probeCgroup(ctx, h)...)
 	add(probePorts(h))
+	add(probeSeccomp(ctx, h, r), probeProc(h), probeSys(h))
 	r.summarize()
 	return r
 }

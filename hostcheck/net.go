@@ -38,7 +38,7 @@ func probeSlirp(h *Host) Result {
 func probeTun(h *Host) Result {
 	const name = "tun"
 	if problem, fix := devProblem(h.DevTun, "tun"); problem != "" {
-		return fail(name, fix+"; --net none and --net host work without", "%s", problem)
+		return fail(name, deviceFix(h, h.DevTun, fix)+"; --net none and --net host work without", "%s", problem)
 	}
 	return ok(name, "%s usable", h.DevTun)
 }

@@ -39,9 +39,23 @@ func tryOverlay(ctx context.Context, h *Host, driver, fuseBin, base string) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
-	cmd := h.helper(ctx, mountCloneFlags, true, "mount", driver, fuseBin, d("lower"), d("upper"), d("work"), d("merged"))
-	if err := runHelper(cmd); err != nil {
+	args := []string{"mount", driver, fuseBin, d("lower"), d("upper"), d("work"), d("merged")}
+	// Where rbox exec puts the layer on a tmpfs, so does the try; that
+	// tmpfs ends with the helper, so only the helper sees the upper.
+	onTmpfs := overlay.UnfitForUpper(base) != ""
+	if onTmpfs {
+		t, upper, work, err := overlay.PrepareTmpfs(dir, "16m")
+		if err != nil {
+			return err
+		}
+		args[4], args[5] = upper, work
+		args = append(args, t.Dir)
+	}
+	if err := runHelper(h.helper(ctx, mountCloneFlags, true, args...)); err != nil {
 		return err
+	}
+	if onTmpfs {
+		return nil
 	}
 	if _, err := os.Stat(filepath.Join(d("upper"), "upper")); err != nil {
 		return fmt.Errorf("a file written through the overlay is not in the upper layer: %w", err)
@@ -63,6 +77,9 @@ func probeOverlay(ctx context.Context, h *Host, r *Report) Result {
 		unix.Uname(&uname)
 		return fail(name, overlayFix(unix.ByteSliceToString(uname.Release[:]), h.TempDir),
 			"kernel overlayfs refused in a user namespace: %v", err)
+	}
+	if fs := overlay.UnfitForUpper(h.TempDir); fs != "" {
+		return ok(name, "kernel overlayfs mounted and written in a user namespace, its upper layer on a tmpfs in the sandbox (%s is on %s, which cannot hold one; --layer-size bounds it)", h.TempDir, fs)
 	}
 	return ok(name, "kernel overlayfs mounted and written in a user namespace (layers in %s)", h.TempDir)
 }
@@ -108,7 +125,7 @@ func probeFuse(ctx context.Context, h *Host, r *Report) Result {
 			"fuse-overlayfs, the fallback overlay driver, not found in PATH")
 	}
 	if problem, fix := devProblem(h.DevFuse, "fuse"); problem != "" {
-		return fail(name, fix, "%s", problem)
+		return fail(name, deviceFix(h, h.DevFuse, fix), "%s", problem)
 	}
 	if !r.ok("userns") {
 		return skip(name, "%s and %s usable; mount not tried: needs probe userns", bin, h.DevFuse)

@@ -38,7 +38,9 @@ type Record struct {
 	Paused bool `json:"paused,omitempty"`
 	// Poststop are the hooks delete runs, kept from config.json at create
 	// (the bundle may be gone by then).
-	Poststop    []Hook            `json:"poststop,omitempty"`
+	Poststop []Hook `json:"poststop,omitempty"`
+	// Poststart are the hooks start runs once the process runs.
+	Poststart   []Hook            `json:"poststart,omitempty"`
 	Created     time.Time         `json:"created"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 }

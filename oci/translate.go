@@ -35,18 +35,7 @@ func Translate(s *specs.Spec, dir string) (*Bundle, error) {
 		Hooks:       hooks(s.Hooks),
 	}
 	p := s.Process
-	b.Process = Process{
-		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
-		Terminal: p.Terminal, ConsoleSize: p.ConsoleSize,
-		UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
-		Capabilities:    p.Capabilities,
-		NoNewPrivileges: p.NoNewPrivileges,
-		OOMScoreAdj:     p.OOMScoreAdj,
-	}
-	for _, r := range p.Rlimits {
-		n, _ := rlimitNumber(r.Type)
-		b.Process.Rlimits = append(b.Process.Rlimits, Rlimit{Resource: n, Soft: r.Soft, Hard: r.Hard})
-	}
+	b.Process = ProcessOf(p)
 	if p.ApparmorProfile != "" {
 		b.Ignored = append(b.Ignored, "process.apparmorProfile")
 	}
@@ -164,3 +153,21 @@ type placed struct {
 
 func (e *placed) Error() string { return e.msg }
 func (e *placed) Unwrap() error { return e.err }
+
+// ProcessOf is a checked process (config.json's, or exec's --process)
+// in the Bundle's terms.
+func ProcessOf(p *specs.Process) Process {
+	out := Process{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		Terminal: p.Terminal, ConsoleSize: p.ConsoleSize,
+		UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
+		Capabilities:    p.Capabilities,
+		NoNewPrivileges: p.NoNewPrivileges,
+		OOMScoreAdj:     p.OOMScoreAdj,
+	}
+	for _, r := range p.Rlimits {
+		n, _ := rlimitNumber(r.Type)
+		out.Rlimits = append(out.Rlimits, Rlimit{Resource: n, Soft: r.Soft, Hard: r.Hard})
+	}
+	return out
+}

@@ -42,6 +42,9 @@ type Config struct {
 	// supervisor (the init runs with the sandbox's environment, not the
 	// user's PATH). Empty when it is not installed.
 	FuseOverlayFS string `json:"fuseOverlayfs,omitempty"`
+	// Tmpfs, when set, holds Upper and Work on a tmpfs mounted inside
+	// the sandbox (see TmpfsLayer).
+	Tmpfs *TmpfsLayer `json:"tmpfs,omitempty"`
 	// SquashToRoot shows every file of the fuse-overlayfs mount as root's
 	// (its squash_to_root), for a tree whose owners are outside the ID map:
 	// the kernel shows those as the overflow ID, which root of the sandbox
@@ -110,6 +113,11 @@ func errno(err error) error {
 // Mount mounts the overlay on target and returns the driver that did it.
 // It must run inside the sandbox's user and mount namespaces.
 func Mount(c Config, target string) (string, error) {
+	if c.Tmpfs != nil {
+		if err := mountTmpfsLayer(c); err != nil {
+			return "", err
+		}
+	}
 	switch c.Driver {
 	case Kernel:
 		return Kernel, probe.Wrap(mountKernel(c, target), probe.Overlay)

@@ -17,6 +17,10 @@ const (
 	Cgroup      = "cgroup"
 	Systemd     = "systemd"
 	Controllers = "controllers"
+	// Seccomp, Proc and Sys: what an outer container runtime did.
+	Seccomp = "seccomp"
+	Proc    = "proc"
+	Sys     = "sys"
 )
 
 // Error is an error tied to the probes that explain it. Its text is the

@@ -85,7 +85,7 @@ func chooseOverlay(c *overlay.Config, spec *Spec, plan idmap.Plan) (string, erro
 // in the sandbox's mountinfo); a workload that edits one (sed -i too)
 // copies the user's file up, which works whoever owns the tree.
 func generatedLayer(dir string, spec *Spec, files []etcFile) (string, error) {
-	if spec.Persist != "" {
+	if spec.Persist != "" || dir == "" {
 		return "", nil
 	}
 	mode := os.FileMode(0o755)

@@ -36,9 +36,12 @@ type Spec struct {
 	ReadOnly bool         `json:"readOnly,omitempty"`
 	// Persist keeps the writable layer in this directory (upper/ and work/
 	// below it) across runs; empty for a throwaway layer.
-	Persist string   `json:"persist,omitempty"`
-	Volumes []Volume `json:"volumes,omitempty"`
-	Tmpfs   []Tmpfs  `json:"tmpfs,omitempty"`
+	Persist string `json:"persist,omitempty"`
+	// LayerSize bounds a writable layer that has to live on a tmpfs
+	// (overlay.TmpfsLayer); empty for the default.
+	LayerSize string   `json:"layerSize,omitempty"`
+	Volumes   []Volume `json:"volumes,omitempty"`
+	Tmpfs     []Tmpfs  `json:"tmpfs,omitempty"`
 	// IDMap is auto, full or single: how Plan builds the ID map from
 	// /etc/subuid and /etc/subgid. UIDMappings and GIDMappings, when
 	// given (an OCI bundle's), are the map itself instead.

@@ -42,6 +42,9 @@ type Options struct {
 	CgroupEnv cgroupv2.Env
 	// Status, when set, is filled as the run goes (see Status).
 	Status *Status
+	// Words renders the {Field} references of a notice the run prints
+	// (cmd/rbox: the flag); nil leaves the Go names.
+	Words func(field string) string
 }
 
 // ExitTimeout is the status of a run ended by --timeout, as timeout(1).
@@ -158,7 +161,7 @@ func (s *supervisor) run() (int, error) {
 	s.debugf("supervisor: capabilities [%s], seccomp %s", p.Caps, seccompName(spec, p.Seccomp))
 	hostname := sandboxHostname(spec, st)
 	in := opInput{Hostname: hostname, Merged: merged, Overlay: rootfs, Files: etcFiles(spec, hostname), Cgroup: s.cgm != nil}
-	if in.Overlay.Generated, err = generatedLayer(filepath.Join(st.Layer(), "gen"), spec, in.Files); err != nil {
+	if in.Overlay.Generated, err = generatedLayer(genDir(st.Layer(), rootfs.Tmpfs), spec, in.Files); err != nil {
 		return exitFailure, err
 	} else if in.Overlay.Generated != "" {
 		in.Files = nil
@@ -188,9 +191,9 @@ func (s *supervisor) run() (int, error) {
 		return exitFailure, err
 	}
 	s.sb = sb
-	s.debugf("supervisor: init cloned, pid %d", sb.Pid())
+	s.debugf("supervisor: init cloned, pid %d (%d in /proc)", sb.Pid(), sb.ProcPid())
 	s.meta.InitPid = sb.Pid()
-	if s.meta.InitStart, err = state.ProcStart(s.meta.InitPid); err != nil {
+	if s.meta.InitStart, err = state.ProcStart(sb.ProcPid()); err != nil {
 		return exitFailure, fmt.Errorf("read the init's start time: %w", err)
 	}
 	if err := state.WriteMeta(st.Dir, s.meta); err != nil {
@@ -220,7 +223,7 @@ func (s *supervisor) run() (int, error) {
 		if spec.Debug {
 			netCfg.Log = s.o.Stderr
 		}
-		if s.nw, err = slirp.Start(netCfg, sb.Pid()); err != nil {
+		if s.nw, err = slirp.Start(netCfg, sb.ProcPid()); err != nil {
 			return exitFailure, netError(spec, p.Net, err)
 		}
 		s.closeNet = sync.OnceFunc(func() { s.nw.Close() })
@@ -306,7 +309,7 @@ func (s *supervisor) openState() error {
 		}
 		s.release()
 	})
-	if s.meta.SupervisorStart, err = state.ProcStart(s.meta.SupervisorPid); err != nil {
+	if s.meta.SupervisorStart, err = state.ProcStart(userns.ProcPidOf(s.meta.SupervisorPid)); err != nil {
 		return fmt.Errorf("read the supervisor's start time: %w", err)
 	}
 	if st.Keep {
@@ -342,7 +345,11 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	if spec.Persist != "" {
 		spaceDir = spec.Persist
 	}
-	if err := checkLayerSpace(spaceDir, spec.Persist != ""); err != nil {
+	tl, tupper, twork, err := tmpfsLayer(spec, st.Layer(), s.o.Stderr, s.o.Words)
+	if err != nil {
+		return "", overlay.Config{}, err
+	}
+	if err := checkLayerSpace(spaceDir, spec.Persist != ""); tl == nil && err != nil {
 		return "", overlay.Config{}, err
 	}
 	layerDir := st.Layer()
@@ -354,7 +361,10 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 		s.undo.push(unlock)
 		layerDir = spec.Persist
 	}
-	upper, work, err := overlay.Prepare(layerDir, s.p.Root.Dir)
+	upper, work := tupper, twork
+	if tl == nil {
+		upper, work, err = overlay.Prepare(layerDir, s.p.Root.Dir)
+	}
 	if err != nil {
 		return "", overlay.Config{}, err
 	}
@@ -362,7 +372,7 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	if err := os.Mkdir(merged, 0o700); err != nil {
 		return "", overlay.Config{}, err
 	}
-	c := overlay.Config{Lower: s.p.Root.Dir, Lowers: s.p.Root.Layers, Upper: upper, Work: work, Driver: spec.Overlay}
+	c := overlay.Config{Lower: s.p.Root.Dir, Lowers: s.p.Root.Layers, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		c.FuseOverlayFS = p
 	}

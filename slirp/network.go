@@ -294,7 +294,7 @@ func (n *Network) adoptHelper(initPid int) error {
 			if err != nil || !isHelper(name, strings.TrimSpace(string(comm))) {
 				continue
 			}
-			fd, err := unix.PidfdOpen(pid, 0)
+			fd, err := unix.PidfdOpen(ownPid(pid), 0)
 			if err != nil {
 				return fmt.Errorf("watch %s (pid %d): %w", name, pid, err)
 			}

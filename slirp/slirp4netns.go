@@ -50,7 +50,7 @@ func (n *Network) startSlirp4netns(pid int) error {
 	// The hardening rootlesskit asks for: its own mount namespace with
 	// nothing of the host but /etc and /run, and a seccomp filter, where
 	// this slirp4netns and kernel have them.
-	if f.EnableSandbox {
+	if f.EnableSandbox && helperSandbox() {
 		args = append(args, "--enable-sandbox")
 	}
 	if f.EnableSeccomp && kernelSeccomp() {

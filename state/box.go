@@ -313,7 +313,7 @@ func (s *Box) Release(reap func([]string) error) {
 var (
 	layoutLayer = []string{
 		"gen/etc/hostname", "gen/etc/hosts", "gen/etc/resolv.conf", "gen/etc/", "gen/",
-		"upper/", "work/work/", "work/", "merged/",
+		"upper/", "work/work/", "work/", "merged/", "tmpfs/",
 	}
 	layoutDir = []string{"enter.sock", "meta.json"}
 )

@@ -43,7 +43,7 @@ func (e *errSync) Unwrap() error { return e.err }
 // into it, as the ops say.
 func buildRoot(cfg *Config, ext Externals, ch channel) (*rootState, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return nil, failure(125, "make / private: %w", probe.Wrap(err, probe.UserNS))
+		return nil, failure(125, "make / private: %w%s", probe.Wrap(err, outerProbes(err)...), OuterSeccomp(err, "mount"))
 	}
 	b := &builder{cfg: cfg, ext: ext, ch: ch}
 	defer func() {
@@ -94,10 +94,7 @@ func (b *builder) apply(op Op) error {
 		// The root's descriptor stays valid: it is the sandbox's "/" now.
 		return pivot(b.root)
 	case OpHostname:
-		if err := unix.Sethostname([]byte(op.Source)); err != nil {
-			return fmt.Errorf("set hostname %q: %w", op.Source, err)
-		}
-		return nil
+		return setHostname(op.Source)
 	case OpLoopback:
 		if err := loopbackUp(); err != nil {
 			return fmt.Errorf("bring up lo: %w", err)

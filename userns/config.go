@@ -44,6 +44,8 @@ type Config struct {
 	CgroupLeaf string `json:"cgroupLeaf,omitempty"`
 
 	IDMap idmap.Plan `json:"idmap"`
+	// SelfMap: the init writes its single map itself (foreignproc.go).
+	SelfMap bool `json:"selfMap,omitempty"`
 	// Reap lists stale state directories of earlier, killed sandboxes that
 	// the host user could not delete; the init removes them as mapped root
 	// (and the reaper, which builds nothing, only them: reaper.go).

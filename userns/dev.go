@@ -19,6 +19,9 @@ func mountProc(root *os.File, op Op) error {
 	if err == nil {
 		return nil
 	}
+	if refusedAsRevealing(err) {
+		return procFallback(root, op, err)
+	}
 	if errors.Is(err, errMountPoint) {
 		return fmt.Errorf("%w: the image's %s must be a directory (or missing), not a symlink or a file; fix the image (rm %s; mkdir %s)", err, op.Target, op.Target, op.Target)
 	}
@@ -29,7 +32,11 @@ func mountProc(root *os.File, op Op) error {
 // mounted in, and the kernel only lets us mount one for a namespace we
 // own (the plan binds the host's /sys with --net host instead).
 func mountSysfs(root *os.File, op Op) error {
-	return freshIn(root, op)
+	err := freshIn(root, op)
+	if err != nil && refusedAsRevealing(err) {
+		return sysFallback(root, op, err)
+	}
+	return err
 }
 
 // errMountPoint marks a mount point that could not be found or made in

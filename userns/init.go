@@ -65,6 +65,13 @@ func begin(name, what string, makeTap func(string) error) (channel, *Config) {
 	// line has closed its end of the channel, and the receive below sees
 	// that.
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// Under a foreign /proc the init maps itself, before anything else:
+	// the supervisor waits for the map (foreignproc.go).
+	if err := MapSelfFromEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "rbox: sandbox init: %v\n", err)
+		os.Exit(125)
+	}
+	os.Unsetenv(selfMapEnv)
 	// The tap first: the supervisor starts the network's helper while we
 	// wait for our ID map, and the helper attaches to what it finds.
 	if tap := os.Getenv(tapEnv); tap != "" {

@@ -121,13 +121,18 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		// the init waits for that as well.
 		stage = stageMap
 	}
-	if cfg.IDMap.Full {
+	// With a foreign /proc (foreignproc.go) the init maps itself.
+	cfg.SelfMap = !cfg.IDMap.Full && foreignProc()
+	if cfg.IDMap.Full || cfg.SelfMap {
 		caps, err := allCaps()
 		if err != nil {
 			parent.Close()
 			return nil, err
 		}
 		cmd.SysProcAttr.AmbientCaps = caps
+		if cfg.SelfMap {
+			cmd.Env = append(cmd.Env, selfMapVar(cfg.IDMap))
+		}
 	} else {
 		cmd.SysProcAttr.UidMappings = procMappings(cfg.IDMap.UID)
 		cmd.SysProcAttr.GidMappings = procMappings(cfg.IDMap.GID)
@@ -153,9 +158,16 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	inherit.Attach(cmd)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
-		return nil, probe.Wrap(fmt.Errorf("clone sandbox init (%s): %w", exe, err), probe.UserNS)
+		return nil, probe.Wrap(fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags")), outerProbes(err)...)
 	}
-	return &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, reaper: o.Reaper, waitGo: stage == stageMap}, nil
+	sb := &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, reaper: o.Reaper, waitGo: stage == stageMap}
+	if cfg.SelfMap {
+		if err := sb.awaitSelfMap(); err != nil {
+			sb.Kill()
+			return nil, err
+		}
+	}
+	return sb, nil
 }
 
 // allCaps lists every capability the running kernel knows.

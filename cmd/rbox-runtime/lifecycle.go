@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rbox-sandbox/rbox/oci"
+	"github.com/rbox-sandbox/rbox/state"
 )
 
 // errNotYet is the end of create, start and exec until the sandbox plan
@@ -52,11 +56,9 @@ func runCreate(e *env, name string, args []string) error {
 		}
 		*pidFile = abs
 	}
-	st, err := e.store(false)
-	if err != nil {
+	if st, err := e.store(false); err != nil {
 		return err
-	}
-	if _, err := st.Load(id); err == nil {
+	} else if _, err := st.Load(id); err == nil {
 		return fmt.Errorf("container %q %w in %s: choose another ID, or delete it first", id, oci.ErrExist, st.Root)
 	} else if !errors.Is(err, oci.ErrNotExist) {
 		return err
@@ -82,7 +84,98 @@ func runCreate(e *env, name string, args []string) error {
 	for _, f := range b.Ignored {
 		e.log.debugf("%s: ignored: rbox applies neither AppArmor nor SELinux labels", f)
 	}
-	return fmt.Errorf("%w: the bundle %q is valid, but running it waits for rbox's sandbox plan", errNotYet, dir)
+	if b.CgroupsPath != "" || b.Resources != nil {
+		// The managers rbox has are cgroup v2's; this runtime does not
+		// drive them yet, and rootless runs without a cgroup as crun does.
+		e.log.debugf("linux.cgroupsPath %q: the container runs without a cgroup of its own", b.CgroupsPath)
+	}
+	var console *os.File
+	if *consoleSocket != "" {
+		if console, err = dialConsole(*consoleSocket); err != nil {
+			return err
+		}
+		defer console.Close()
+	}
+	rootDirPath, err := rootDir(e.global, e.getenv, os.Geteuid(), initialUserNS())
+	if err != nil {
+		return err
+	}
+	_, serr := os.Lstat(rootDirPath)
+	madeRoot := errors.Is(serr, os.ErrNotExist)
+	st, err := e.store(true)
+	if err != nil {
+		return err
+	}
+	r := &oci.Record{OCIVersion: b.OCIVersion, ID: id, Bundle: dir, Rootfs: b.Root.Path, Status: specs.StateCreating,
+		Created: time.Now().UTC(), Annotations: b.Annotations, Poststop: b.Hooks.Poststop, Poststart: b.Hooks.Poststart}
+	for _, ns := range b.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path == "" {
+			r.NewPIDNS = true
+		}
+	}
+	if err := st.Create(r); err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Remove(id)
+			if madeRoot {
+				// A failed create leaves no state root it made: only
+				// when empty, another create may be under way.
+				os.Remove(st.Root)
+			}
+		}
+	}()
+	o := oci.CreateOptions{ID: id, StateDir: filepath.Join(st.Root, id), PreserveFDs: *preserveFDs, Console: console}
+	if e.global.debug {
+		o.Debugf = e.log.debugf
+	}
+	if len(b.Hooks.Prestart)+len(b.Hooks.CreateRuntime) > 0 {
+		o.Hooks = func(pid int) error {
+			s := r.State()
+			s.Status, s.Pid = specs.StateCreating, pid
+			for _, h := range append(append([]oci.Hook(nil), b.Hooks.Prestart...), b.Hooks.CreateRuntime...) {
+				if err := oci.RunHook(context.Background(), h, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	pid, err := oci.Create(b, o)
+	if err != nil {
+		return err
+	}
+	start, err := state.ProcStart(pid)
+	if err != nil {
+		return fmt.Errorf("container process %d: %w", pid, err)
+	}
+	r.Pid, r.PidStart, r.Status = pid, start, specs.StateCreated
+	if err := st.Save(r); err != nil {
+		return err
+	}
+	if *pidFile != "" {
+		if err := writePidFile(*pidFile, pid); err != nil {
+			return err
+		}
+	}
+	ok = true
+	return nil
+}
+
+// writePidFile writes pid the way the engines read it: the number alone,
+// the file replaced whole.
+func writePidFile(path string, pid int) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file %q: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--pid-file %q: %w", path, err)
+	}
+	return nil
 }
 
 func runStart(e *env, name string, args []string) error {
@@ -105,7 +198,7 @@ func runStart(e *env, name string, args []string) error {
 	}
 	switch s := r.State().Status; s {
 	case specs.StateCreated:
-		return fmt.Errorf("%w: container %q cannot be released yet", errNotYet, r.ID)
+		return startCreated(e, st, r)
 	case specs.StateStopped:
 		return fmt.Errorf("cannot start container %q: it has stopped", r.ID)
 	default:
@@ -212,4 +305,38 @@ func runFeatures(e *env, name string, args []string) error {
 	}
 	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
 	return err
+}
+
+// startCreated releases the init from its barrier, records the container
+// as running and runs the poststart hooks, whose failures are warnings
+// (runtime-spec "Lifecycle", step 9).
+func startCreated(e *env, st *oci.Store, r *oci.Record) error {
+	if err := oci.Release(filepath.Join(st.Root, r.ID), killTimeout); err != nil {
+		return fmt.Errorf("start container %q: %w", r.ID, err)
+	}
+	r.Status = specs.StateRunning
+	if err := st.Save(r); err != nil {
+		return err
+	}
+	for _, h := range r.Poststart {
+		if err := oci.RunHook(context.Background(), h, r.State()); err != nil {
+			e.log.warn(fmt.Sprintf("start: poststart %v", err))
+		}
+	}
+	return nil
+}
+
+// dialConsole connects to the engine's console socket, which receives
+// the pty master.
+func dialConsole(path string) (*os.File, error) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %q: %w", path, err)
+	}
+	defer c.Close()
+	f, err := c.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %q: %w", path, err)
+	}
+	return f, nil
 }

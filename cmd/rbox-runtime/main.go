@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rbox-sandbox/rbox/oci"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,6 +33,16 @@ var version = "dev"
 const exitFailure = 1
 
 func main() {
+	// A container's init is this binary re-executed by create: it takes
+	// no flags and never returns.
+	if len(os.Args) == 2 {
+		switch os.Args[1] {
+		case oci.InitArg:
+			oci.InitMain()
+		case oci.ExecArg:
+			oci.ExecMain()
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
 
@@ -64,6 +76,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	e := &env{global: g, log: log, stdin: stdin, stdout: stdout, getenv: getenv}
 	if err := c.run(e, rest[0], rest[1:]); err != nil {
+		var code exitStatus
+		if errors.As(err, &code) {
+			return int(code)
+		}
 		if errors.Is(err, errHelp) {
 			fmt.Fprintf(stdout, "usage: rbox-runtime %s %s\n", rest[0], c.usage)
 			return 0

@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -49,22 +51,22 @@ func runExec(e *env, name string, args []string) error {
 	fs := newFlags(name)
 	process := fs.String("process", "", "")
 	fs.StringVar(process, "p", "", "")
-	fs.Bool("detach", false, "")
-	fs.Bool("d", false, "")
-	fs.String("pid-file", "", "")
-	fs.Bool("tty", false, "")
-	fs.Bool("t", false, "")
-	fs.String("console-socket", "", "")
+	detach := fs.Bool("detach", false, "")
+	fs.BoolVar(detach, "d", false, "")
+	pidFile := fs.String("pid-file", "", "")
+	tty := fs.Bool("tty", false, "")
+	fs.BoolVar(tty, "t", false, "")
+	consoleSocket := fs.String("console-socket", "", "")
 	preserveFDs := fs.Int("preserve-fds", 0, "")
-	fs.String("cwd", "", "")
-	var list stringList
-	fs.Var(&list, "env", "")
-	fs.Var(&list, "e", "")
-	fs.Var(&list, "cap", "")
-	fs.Var(&list, "c", "")
-	fs.String("user", "", "")
-	fs.String("u", "", "")
-	fs.Bool("no-new-privs", false, "")
+	cwd := fs.String("cwd", "", "")
+	var envs, capList stringList
+	fs.Var(&envs, "env", "")
+	fs.Var(&envs, "e", "")
+	fs.Var(&capList, "cap", "")
+	fs.Var(&capList, "c", "")
+	user := fs.String("user", "", "")
+	fs.StringVar(user, "u", "", "")
+	noNewPrivs := fs.Bool("no-new-privs", false, "")
 	fs.String("apparmor", "", "")
 	fs.String("process-label", "", "")
 	fs.String("cgroup", "", "")
@@ -76,12 +78,13 @@ func runExec(e *env, name string, args []string) error {
 	if *preserveFDs < 0 {
 		return fmt.Errorf("--preserve-fds %d: want 0 or more", *preserveFDs)
 	}
+	var proc *specs.Process
 	if *process != "" {
 		data, err := readInput(*process, e.stdin)
 		if err != nil {
 			return fmt.Errorf("--process: %w", err)
 		}
-		if _, err := oci.ParseProcess(data); err != nil {
+		if proc, err = oci.ParseProcess(data); err != nil {
 			return fmt.Errorf("--process %q: %w", *process, err)
 		}
 	} else if len(rest) < 2 {
@@ -96,7 +99,94 @@ func runExec(e *env, name string, args []string) error {
 	default:
 		return fmt.Errorf("cannot exec in container %q: it is %s", r.ID, s)
 	}
-	return fmt.Errorf("%w: joining container %q waits for rbox's sandbox plan", errNotYet, r.ID)
+	// The container's filter applies to what runs in it later, as runc
+	// does: from the bundle's config, which the engines keep.
+	spec, err := oci.Load(r.Bundle)
+	if err != nil {
+		return err
+	}
+	b, err := oci.Translate(spec, r.Bundle)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(r.Bundle, oci.ConfigFile), err)
+	}
+	if proc == nil {
+		// runc's exec ID CMD...: the container's process with these
+		// arguments and the flags' changes.
+		p := *spec.Process
+		p.Args = rest[1:]
+		p.Env = append(append([]string(nil), p.Env...), envs...)
+		p.Terminal = *tty
+		if *cwd != "" {
+			p.Cwd = *cwd
+		}
+		if *noNewPrivs {
+			p.NoNewPrivileges = true
+		}
+		if *user != "" {
+			var uid, gid uint32
+			if n, _ := fmt.Sscanf(*user, "%d:%d", &uid, &gid); n < 1 {
+				return fmt.Errorf("--user %q: want UID[:GID]", *user)
+			}
+			p.User.UID, p.User.GID = uid, gid
+		}
+		if len(capList) > 0 && p.Capabilities != nil {
+			c := *p.Capabilities
+			c.Bounding = append(c.Bounding, capList...)
+			c.Effective = append(c.Effective, capList...)
+			c.Permitted = append(c.Permitted, capList...)
+			p.Capabilities = &c
+		}
+		proc = &p
+	}
+	switch {
+	case proc.Terminal && *consoleSocket == "":
+		return errors.New("process.terminal is true: give --console-socket SOCK to receive the pty's master")
+	case !proc.Terminal && *consoleSocket != "":
+		return fmt.Errorf("--console-socket %q given, but process.terminal is false: drop the flag or set process.terminal", *consoleSocket)
+	}
+	o := oci.ExecOptions{Process: oci.ProcessOf(proc), Seccomp: b.Seccomp, PreserveFDs: *preserveFDs}
+	if *consoleSocket != "" {
+		c, err := dialConsole(*consoleSocket)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		o.Console = c
+	}
+	cmd, err := oci.Exec(r, o)
+	if err != nil {
+		return err
+	}
+	if *pidFile != "" {
+		if err := writePidFile(absPath(*pidFile), cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			return err
+		}
+	}
+	if *detach {
+		return nil
+	}
+	werr := cmd.Wait()
+	if ee, ok := werr.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return exitStatus(128 + int(ws.Signal()))
+		}
+		return exitStatus(ee.ExitCode())
+	}
+	return werr
+}
+
+// exitStatus is a status the runtime exits with and says nothing about:
+// the exec'd process's own, for exec in the foreground.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // stringList is a repeatable flag.

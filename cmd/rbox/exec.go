@@ -41,6 +41,8 @@ type execCmd struct {
 	Overlay       string      `help:"Overlay driver: auto, kernel or fuse." default:"auto" enum:"auto,kernel,fuse"`
 	ReadOnly      bool        `name:"read-only" help:"Mount the root read-only, with a tmpfs at /tmp."`
 	Persist       string      `help:"Keep the writable layer in DIR (DIR/upper, DIR/work) across runs." placeholder:"DIR"`
+	LayerSize     string      `name:"layer-size" help:"Size of the writable layer when it has to be a tmpfs (the state directory is on overlayfs, NFS or FUSE, as inside a container): 512m, 2g, 25%; default 1g." placeholder:"SIZE"`
+	Device        []string    `help:"Pass a host character device into /dev: PATH[:DST], e.g. --device /dev/net/tun for rbox or slirp4netns inside." sep:"none" placeholder:"PATH[:DST]"`
 	Volume        []string    `short:"v" help:"Bind a host path: SRC:DST[:ro]." sep:"none" placeholder:"SRC:DST[:ro]"`
 	Tmpfs         []string    `help:"Mount a tmpfs: DST[:size=64m,mode=1777]." sep:"none" placeholder:"DST[:OPTS]"`
 	IDMap         string      `name:"idmap" help:"ID mapping: auto (subuid ranges if you have them), full, or single (only you, as root)." default:"auto" enum:"auto,full,single"`
@@ -125,6 +127,7 @@ func (c *execCmd) runSpec(status *sandbox.Status) (int, error) {
 		LayerRoot: layerRoot(),
 		Status:    status,
 		CgroupEnv: cgEnv,
+		Words:     flagOf,
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 }
@@ -180,6 +183,19 @@ func (c *execCmd) spec() (*sandbox.Spec, error) {
 	}
 	for _, v := range c.Volume {
 		vol, err := parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		s.Volumes = append(s.Volumes, vol)
+	}
+	if c.LayerSize != "" {
+		var err error
+		if s.LayerSize, err = parseLayerSize(c.LayerSize); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range c.Device {
+		vol, err := parseDevice(d)
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ var specFlags = map[string]string{
 	"Overlay":       "--overlay",
 	"ReadOnly":      "--read-only",
 	"Persist":       "--persist",
+	"LayerSize":     "--layer-size",
 	"Volumes":       "-v",
 	"Tmpfs":         "--tmpfs",
 	"IDMap":         "--idmap",

@@ -38,6 +38,7 @@ func supervise() int {
 		Detached:  report,
 		Status:    &status,
 		CgroupEnv: job.CgroupEnv,
+		Words:     flagOf,
 		Stdin:     os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
 	err = hostcheck.Hint(flagError(err))

@@ -256,9 +256,9 @@ mount --bind /etc/shadow /dev/fuse
 }
 
 // A state root on overlayfs, which kernel overlayfs refuses as an upper
-// layer (an overlay mounted in the test's own namespaces): the probe fails
-// with the fix, the feature falls back to fuse-overlayfs, and exec
-// --overlay kernel ends with the overlay hint.
+// layer (an overlay mounted in the test's own namespaces, as a container's
+// root is): the probe and exec put the upper layer on a tmpfs in the
+// sandbox instead, with the kernel driver, and say so.
 func TestCheckKernelOverlayRefused(t *testing.T) {
 	dir := t.TempDir()
 	r := inUserns(t, `cd `+dir+`
@@ -266,23 +266,27 @@ mkdir L U W M
 mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W,userxattr M
 export TMPDIR=$PWD/M XDG_DATA_HOME=$PWD/M/data
 "$RBOX" check || echo "check exit $?"
-"$RBOX" exec --rootfs "`+rootfs+`" --idmap single --overlay kernel -- true 2>&1 || echo "exec exit $?"
-"$RBOX" exec --rootfs "`+rootfs+`" --idmap single -- true && echo "auto ok"`)
-	line := probeLine(t, r.stdout, "not ok", "overlay")
-	if !strings.Contains(line, "kernel overlayfs refused in a user namespace") || !strings.Contains(line, "the writable layers live in "+dir+"/M/rbox-0") {
+"$RBOX" exec --rootfs "`+rootfs+`" --idmap single --overlay kernel -- sh -c 'echo x >/x && cat /x' 2>&1 || echo "exec exit $?"
+"$RBOX" exec --rootfs "`+rootfs+`" --idmap single -- true && echo "auto ok"
+ls -A M/rbox-0 M/data/rbox/sandboxes 2>/dev/null | grep -v -e names -e '^M/' -e '^$' -e '[.]features$'`)
+	line := probeLine(t, r.stdout, "ok    ", "overlay")
+	if !strings.Contains(line, "its upper layer on a tmpfs in the sandbox ("+dir+"/M/rbox-0 is on overlayfs") {
 		t.Errorf("got\n%s", line)
 	}
-	probeLine(t, r.stdout, "ok    ", "fuse")
 	// The image store and the writable layers in $XDG_DATA_HOME, on the
-	// same overlayfs: user xattrs pass there, overlay layers do not.
-	line = probeLine(t, r.stdout, "not ok", "store")
-	if !strings.Contains(line, "kernel overlayfs refused layers in "+dir+"/M/data/rbox (overlay)") {
+	// same overlayfs: user xattrs pass there, and overlay layers do with
+	// the upper on a tmpfs.
+	line = probeLine(t, r.stdout, "ok    ", "store")
+	if !strings.Contains(line, "image store and writable layers in "+dir+"/M/data/rbox (overlay)") {
 		t.Errorf("got\n%s", line)
 	}
-	for _, want := range []string{"overlay      yes: fuse-overlayfs (kernel overlayfs refused)", "rbox exec works here", "hint: run rbox check (probe overlay)\nexec exit 125", "auto ok"} {
+	for _, want := range []string{"overlay      yes: kernel overlayfs", "rbox exec works here", "is on overlayfs, which cannot hold an overlay's upper layer: the writable layer is a tmpfs of 1g in the sandbox (--layer-size sets it)\nx\n", "auto ok"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("missing %q in\n%s", want, r.stdout)
 		}
+	}
+	if strings.Contains(r.stdout, "exec exit") || !strings.HasSuffix(r.stdout, "auto ok\n") {
+		t.Errorf("exec on a tmpfs layer failed, or left state:\n%s", r.stdout)
 	}
 }
 
