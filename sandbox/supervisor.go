@@ -85,11 +85,10 @@ type supervisor struct {
 	started atomic.Bool // the workload runs
 	code    int         // the status the run ends with
 
-	// closeNet and release are the undo steps of the network and the
-	// state, each run once: early, while the kernel finishes the init's
-	// exit (see early), or from the undo stack, which then waits for
-	// the early run to end.
-	closeNet, release func()
+	// release is the undo step of the state, run once: early, while the
+	// kernel finishes the init's exit (see early), or from the undo
+	// stack, which then waits for the early run to end.
+	release func()
 }
 
 // Run runs the planned sandbox to its end. It returns the status to exit
@@ -226,8 +225,7 @@ func (s *supervisor) run() (int, error) {
 		if s.nw, err = slirp.Start(netCfg, sb.ProcPid()); err != nil {
 			return exitFailure, netError(spec, p.Net, err)
 		}
-		s.closeNet = sync.OnceFunc(func() { s.nw.Close() })
-		s.undo.push(s.closeNet)
+		s.undo.push(func() { s.nw.Close() })
 		in.Network = s.nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 		resolv := etcFile{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(in.Network.DNS, hostResolv)}
@@ -459,25 +457,23 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 	}
 }
 
-// early starts the teardown of what does not need the init gone, once it
-// has reported the end and everything else in the sandbox is dead: the
-// network's helper, then the state directory and the writable layer,
-// while the kernel tears the init's namespaces down (a mount namespace
-// going away unmounts the overlay; removing its emptied upper and work
-// directories meanwhile is harmless). The undo stack waits for it before
-// rbox exits. A kept sandbox's state is written at the end, with the
-// status, so it waits too; so does everything that needs the init gone:
-// the cgroup, the --persist lock, the image's layer locks.
+// early starts the removal of the state directory and the writable
+// layer once the init has reported the end and everything else in the
+// sandbox is dead, while the kernel tears the init's namespaces down (a
+// mount namespace going away unmounts the overlay; removing its emptied
+// upper and work directories meanwhile is harmless). The undo stack
+// waits for it before rbox exits. A kept sandbox's state is written at
+// the end, with the status, so it waits; so does everything that needs
+// the init gone (the cgroup, the --persist lock, the image's layer
+// locks). So does a run with a network helper: the helper may still be
+// relaying the workload's last bytes (TestHostLoopback's "escaped" went
+// missing through pasta when it was closed early), and the state
+// directory holds its files until it is closed.
 func (s *supervisor) early() {
-	if s.st.Keep {
+	if s.st.Keep || s.nw != nil {
 		return
 	}
-	go func() {
-		if s.closeNet != nil {
-			s.closeNet()
-		}
-		s.release()
-	}()
+	go s.release()
 }
 
 // netError words a failure of the user-mode network by the field it
