@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,11 @@ type supervisor struct {
 	waited  bool        // sb's init has been waited for
 	started atomic.Bool // the workload runs
 	code    int         // the status the run ends with
+
+	// release is the undo step of the state, run once: early, while the
+	// kernel finishes the init's exit (see early), or from the undo
+	// stack, which then waits for the early run to end.
+	release func()
 }
 
 // Run runs the planned sandbox to its end. It returns the status to exit
@@ -282,6 +288,9 @@ func (s *supervisor) openState() error {
 	for _, p := range spec.Ports {
 		s.meta.Ports = append(s.meta.Ports, p.String())
 	}
+	s.release = sync.OnceFunc(func() {
+		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
+	})
 	s.undo.push(func() {
 		// A detached sandbox whose workload never started is not kept:
 		// the failure went to the user who asked for it.
@@ -296,7 +305,7 @@ func (s *supervisor) openState() error {
 			s.meta.Status, s.meta.ExitCode, s.meta.Finished = state.Exited, &code, time.Now()
 			state.WriteMeta(st.Dir, s.meta)
 		}
-		st.Release(func(dirs []string) error { return reap(dirs, s.p.IDMap, s.p.Helpers, o) })
+		s.release()
 	})
 	if s.meta.SupervisorStart, err = state.ProcStart(userns.ProcPidOf(s.meta.SupervisorPid)); err != nil {
 		return fmt.Errorf("read the supervisor's start time: %w", err)
@@ -383,6 +392,7 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 					s.cg.WorkloadEnded()
 				}
 			},
+			Reported: s.early,
 			Started: func(int) {
 				s.started.Store(true)
 				if o.Status != nil {
@@ -445,6 +455,25 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 			return code, r.Err
 		}
 	}
+}
+
+// early starts the removal of the state directory and the writable
+// layer once the init has reported the end and everything else in the
+// sandbox is dead, while the kernel tears the init's namespaces down (a
+// mount namespace going away unmounts the overlay; removing its emptied
+// upper and work directories meanwhile is harmless). The undo stack
+// waits for it before rbox exits. A kept sandbox's state is written at
+// the end, with the status, so it waits; so does everything that needs
+// the init gone (the cgroup, the --persist lock, the image's layer
+// locks). So does a run with a network helper: the helper may still be
+// relaying the workload's last bytes (TestHostLoopback's "escaped" went
+// missing through pasta when it was closed early), and the state
+// directory holds its files until it is closed.
+func (s *supervisor) early() {
+	if s.st.Keep || s.nw != nil {
+		return
+	}
+	go s.release()
 }
 
 // netError words a failure of the user-mode network by the field it

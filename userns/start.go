@@ -273,6 +273,13 @@ type Hooks struct {
 	// Exited is called when the init reports the workload's status and
 	// before the supervisor hangs up, while the init still lives.
 	Exited func()
+	// Reported is called once the init has reported how the sandbox ended
+	// and the supervisor has hung up, before the init is reaped. Nothing
+	// of the sandbox runs any more (the init killed and reaped it all
+	// first); what is left is the init's own exit, in which the kernel
+	// tears the namespaces down, about a millisecond. Cleanup that does
+	// not need the init gone can run meanwhile.
+	Reported func()
 }
 
 // Wait follows the init until it exits.
@@ -290,6 +297,9 @@ func (s *Sandbox) Wait(h Hooks) Result {
 		res.Code, res.Err = 125, err
 	}
 	s.ch.f.Close()
+	if err == nil && h.Reported != nil {
+		h.Reported()
+	}
 	werr := s.cmd.Wait()
 	if err == nil || res.Err != nil {
 		return res

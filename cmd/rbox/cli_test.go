@@ -281,3 +281,46 @@ func TestFishCompletion(t *testing.T) {
 		}
 	}
 }
+
+// rbox exec parses with a model of exec alone (execCLI): what it accepts,
+// refuses and prints as help must be what the whole CLI's model gives.
+func TestExecModel(t *testing.T) {
+	cases := [][]string{
+		{"exec", "--rootfs", "r", "--idmap", "single", "--net", "none", "--", "true"},
+		{"exec", "-t", "-e", "A=1", "-v", "/a:/b:ro", "--rootfs", "r", "sh"},
+		{"exec", "--bogus"},
+		{"exec", "--idmap", "x", "--", "true"},
+		{"exec", "--net"},
+		{"exec", "--help"},
+	}
+	parse := func(grammar any, args []string) string {
+		var out strings.Builder
+		p, err := kong.New(grammar, kong.Name("rbox"), kong.Vars{"version": "v"},
+			kong.Writers(&out, &out), kong.Exit(func(int) { panic(errExited) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != errExited {
+					panic(r)
+				}
+			}()
+			ctx, err := p.Parse(args)
+			if err != nil {
+				out.WriteString("error: " + err.Error())
+			} else {
+				out.WriteString("command: " + ctx.Command())
+			}
+		}()
+		return out.String()
+	}
+	for _, args := range cases {
+		whole, alone := parse(&cli{}, args), parse(&execCLI{}, args)
+		if whole != alone {
+			t.Errorf("%v:\nwhole CLI: %s\nexec alone: %s", args, whole, alone)
+		}
+	}
+}
+
+var errExited = errors.New("kong exited")

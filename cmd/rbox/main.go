@@ -71,9 +71,21 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// execCLI is the CLI of rbox exec alone. Kong builds its model of
+// every command by reflection on each start, and exec's flags are half
+// of it: the start of every sandbox pays for exec's alone. Help and
+// errors are exec's either way (TestExecModel).
+type execCLI struct {
+	Exec        execCmd          `cmd:"" help:"Run a command in a new sandbox."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the rbox version and exit."`
+}
+
 func run(args []string) int {
-	var c cli
-	parser, err := newParser(&c)
+	var grammar any = &cli{}
+	if len(args) > 0 && args[0] == "exec" {
+		grammar = &execCLI{}
+	}
+	parser, err := newParser(grammar)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rbox: %v\n", err)
 		return exitFailure
@@ -104,7 +116,7 @@ func exitStatus(code int, err error) int {
 
 // newParser builds the CLI over c. Kong exits 80 on usage errors; rbox
 // uses 125 for them, as for every failure of its own.
-func newParser(c *cli) (*kong.Kong, error) {
+func newParser(c any) (*kong.Kong, error) {
 	return kong.New(c,
 		kong.Name("rbox"),
 		kong.Description("Run commands in rootless sandboxes: user namespaces, an overlay root, no sudo."),
