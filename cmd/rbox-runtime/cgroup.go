@@ -20,19 +20,11 @@ func freeze(e *env, name string, args []string, on bool) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.store(false)
-	if err != nil {
-		return err
-	}
-	unlock, err := st.Lock(rest[0])
+	st, r, unlock, err := e.loadLocked(rest[0])
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	r, err := st.Load(rest[0])
-	if err != nil {
-		return err
-	}
 	s := r.State().Status
 	switch {
 	case on && s != specs.StateRunning:

@@ -183,19 +183,11 @@ func runStart(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.store(false)
-	if err != nil {
-		return err
-	}
-	unlock, err := st.Lock(rest[0])
+	st, r, unlock, err := e.loadLocked(rest[0])
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	r, err := st.Load(rest[0])
-	if err != nil {
-		return err
-	}
 	switch s := r.State().Status; s {
 	case specs.StateCreated:
 		return startCreated(e, st, r)
@@ -211,11 +203,7 @@ func runState(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.store(false)
-	if err != nil {
-		return err
-	}
-	r, err := st.Load(rest[0])
+	_, r, err := e.load(rest[0])
 	if err != nil {
 		return err
 	}

@@ -36,11 +36,7 @@ func runKill(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.store(false)
-	if err != nil {
-		return err
-	}
-	r, err := st.Load(rest[0])
+	_, r, err := e.load(rest[0])
 	if err != nil {
 		return err
 	}

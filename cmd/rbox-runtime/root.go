@@ -65,3 +65,32 @@ func (e *env) store(create bool) (*oci.Store, error) {
 	}
 	return oci.OpenStore(dir, os.Geteuid(), create)
 }
+
+// load opens the existing store and reads container id's record.
+func (e *env) load(id string) (*oci.Store, *oci.Record, error) {
+	st, err := e.store(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := st.Load(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, r, nil
+}
+
+// loadLocked is load with the container's lock held until unlock is
+// called: for commands that change the container.
+func (e *env) loadLocked(id string) (st *oci.Store, r *oci.Record, unlock func(), err error) {
+	if st, err = e.store(false); err != nil {
+		return nil, nil, nil, err
+	}
+	if unlock, err = st.Lock(id); err != nil {
+		return nil, nil, nil, err
+	}
+	if r, err = st.Load(id); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return st, r, unlock, nil
+}
