@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sys/unix"
 
 	"github.com/rbox-sandbox/rbox/image"
 )
@@ -19,25 +16,11 @@ import (
 // importImage stores a directory tree or a tarball (plain, gzip or zstd,
 // told by its first bytes) as a one-layer image named name.
 func importImage(rbox, src, name string) error {
-	r, err := image.ParseRef(name)
-	if err != nil {
-		return fmt.Errorf("NAME: %w", err)
-	}
-	root, err := image.DefaultRoot()
+	r, s, ctx, done, err := beginWrite("NAME", name)
 	if err != nil {
 		return err
 	}
-	s, err := image.OpenStore(root)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
-	defer stop()
-	release, err := s.Begin()
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer done()
 	o := image.PullOptions{Progress: os.Stderr, Executable: rbox}
 	var rec image.Record
 	if st, err := os.Stat(src); err == nil && st.IsDir() {

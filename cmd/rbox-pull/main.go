@@ -38,25 +38,11 @@ func main() {
 }
 
 func pull(rbox string, insecure bool, arg string) error {
-	r, err := image.ParseRef(arg)
-	if err != nil {
-		return fmt.Errorf("REF: %w", err)
-	}
-	root, err := image.DefaultRoot()
+	r, s, ctx, done, err := beginWrite("REF", arg)
 	if err != nil {
 		return err
 	}
-	s, err := image.OpenStore(root)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
-	defer stop()
-	release, err := s.Begin()
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer done()
 	var scratch []string
 	defer func() {
 		for _, d := range scratch {
@@ -79,4 +65,29 @@ func pull(rbox string, insecure bool, arg string) error {
 	}
 	fmt.Println(rec.Config)
 	return nil
+}
+
+// beginWrite parses the reference given as what (REF, NAME), opens the
+// user's store and takes its pull lock, with a context that SIGINT and
+// SIGTERM cancel; done releases both.
+func beginWrite(what, arg string) (image.Ref, *image.Store, context.Context, func(), error) {
+	r, err := image.ParseRef(arg)
+	if err != nil {
+		return image.Ref{}, nil, nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	root, err := image.DefaultRoot()
+	if err != nil {
+		return image.Ref{}, nil, nil, nil, err
+	}
+	s, err := image.OpenStore(root)
+	if err != nil {
+		return image.Ref{}, nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
+	release, err := s.Begin()
+	if err != nil {
+		stop()
+		return image.Ref{}, nil, nil, nil, err
+	}
+	return r, s, ctx, func() { release(); stop() }, nil
 }
