@@ -78,7 +78,7 @@ func (s *Store) importLayer(ctx context.Context, h *helper, r Ref, src io.Reader
 	if err := s.placeLayer(h, tmp, info); err != nil {
 		return Record{}, err
 	}
-	say(o.Progress, "%s imported: %d files, %s in %.1fs\n", diffID[:19], info.Files, humanSize(info.Size), time.Since(start).Seconds())
+	say(o.Progress, "%s imported: %d files, %s in %.1fs\n", diffID[:19], info.Files, HumanSize(info.Size), time.Since(start).Seconds())
 	now := time.Now().UTC()
 	cfg, _ := json.Marshal(map[string]any{
 		"architecture": runtime.GOARCH, "os": "linux", "created": now,

@@ -160,7 +160,7 @@ func (s *Store) fetchLayer(ctx context.Context, h *helper, l Layer, diffID strin
 	if info.DevicesSkipped > 0 {
 		extra = fmt.Sprintf(", %d device nodes skipped", info.DevicesSkipped)
 	}
-	say(progress, "%s unpacked: %d files, %s in %.1fs%s\n", short, info.Files, humanSize(info.Size), time.Since(start).Seconds(), extra)
+	say(progress, "%s unpacked: %d files, %s in %.1fs%s\n", short, info.Files, HumanSize(info.Size), time.Since(start).Seconds(), extra)
 	return nil
 }
 
@@ -220,7 +220,8 @@ func say(w io.Writer, format string, args ...any) {
 	}
 }
 
-func humanSize(n int64) string {
+// HumanSize prints a byte count as rbox pull and rbox images show it.
+func HumanSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
@@ -254,7 +255,7 @@ func startMeter(w io.Writer, name string) *meter {
 				fmt.Fprint(w, "\r\033[K")
 				return
 			case <-t.C:
-				fmt.Fprintf(w, "\r\033[K%s %s", name, humanSize(m.n.Load()))
+				fmt.Fprintf(w, "\r\033[K%s %s", name, HumanSize(m.n.Load()))
 			}
 		}
 	}()

@@ -127,11 +127,11 @@ func (c *imagesCmd) run() (int, error) {
 	fmt.Fprintln(w, "REF\tIMAGE ID\tSIZE\tCREATED")
 	for _, im := range ims {
 		id := strings.TrimPrefix(im.Config, "sha256:")[:12]
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, id, humanBytes(im.Size), ago(im.Created))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, id, image.HumanSize(im.Size), ago(im.Created))
 	}
 	w.Flush()
 	if len(ims) > 1 {
-		fmt.Printf("%d images, %s of layers (shared layers counted once)\n", len(ims), humanBytes(total))
+		fmt.Printf("%d images, %s of layers (shared layers counted once)\n", len(ims), image.HumanSize(total))
 	}
 	return 0, nil
 }
@@ -210,18 +210,6 @@ func inUseByName(e *image.InUseError) error {
 		}
 	}
 	return e
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func ago(t time.Time) string {
