@@ -89,7 +89,7 @@ func probeOverlay(ctx context.Context, h *Host, r *Report) Result {
 func overlayFix(release, layers string) string {
 	var major, minor int
 	fmt.Sscanf(release, "%d.%d", &major, &minor)
-	fallback := "; meanwhile rbox exec falls back to fuse-overlayfs (probe fuse)"
+	fallback := "; meanwhile rbox exec falls back to fuse-overlayfs (probe fuse), and rbox exec --read-only needs neither (the image bound read-only as it is)"
 	if major < 5 || major == 5 && minor < 11 {
 		return "kernel overlayfs in a user namespace needs Linux 5.11 or later (this is " + release + ")" + fallback
 	}
@@ -121,11 +121,11 @@ func probeFuse(ctx context.Context, h *Host, r *Report) Result {
 	const name = "fuse"
 	bin, found := lookPath("fuse-overlayfs", h.Path)
 	if !found {
-		return fail(name, "as root: apt-get install fuse-overlayfs (Debian, Ubuntu), dnf install fuse-overlayfs (Fedora)",
+		return fail(name, "as root: apt-get install fuse-overlayfs (Debian, Ubuntu), dnf install fuse-overlayfs (Fedora); without it or kernel overlayfs, rbox exec --read-only still works (the image bound read-only as it is)",
 			"fuse-overlayfs, the fallback overlay driver, not found in PATH")
 	}
 	if problem, fix := devProblem(h.DevFuse, "fuse"); problem != "" {
-		return fail(name, deviceFix(h, h.DevFuse, fix), "%s", problem)
+		return fail(name, deviceFix(h, h.DevFuse, fix)+"; without it or kernel overlayfs, rbox exec --read-only still works (the image bound read-only as it is)", "%s", problem)
 	}
 	if !r.ok("userns") {
 		return skip(name, "%s and %s usable; mount not tried: needs probe userns", bin, h.DevFuse)

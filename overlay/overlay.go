@@ -20,6 +20,9 @@ const (
 	Auto   = "auto"
 	Kernel = "kernel"
 	Fuse   = "fuse"
+	// Bind is no driver: what Mount reports when it bound a read-only
+	// image for want of one (Config.Bind).
+	Bind = "bind"
 )
 
 // Config describes one overlay: the image as the lower layer, and the
@@ -54,6 +57,21 @@ type Config struct {
 	// map: the teardown's reaper removes them) and are the user's
 	// otherwise.
 	SquashToRoot bool `json:"squashToRoot,omitempty"`
+	// Bind, when set, is the way out of auto when neither driver mounts:
+	// the image bound read-only as it is (bind.go). Only a sandbox
+	// without a writable layer (--read-only) may take it.
+	Bind *BindRoot `json:"bind,omitempty"`
+	// Retry, when set, moves an ephemeral writable layer to a tmpfs when
+	// the kernel refuses its directory as an upper layer (EINVAL) on a
+	// filesystem that UnfitForUpper does not know.
+	Retry *RetryLayer `json:"retry,omitempty"`
+}
+
+// RetryLayer is the tmpfs layer of Config.Retry: its size and the notice
+// that says so, in the words of the front end.
+type RetryLayer struct {
+	Size   string `json:"size"`
+	Notice string `json:"notice"`
 }
 
 // lowers are the lower directories, uppermost first.
@@ -111,7 +129,10 @@ func errno(err error) error {
 }
 
 // Mount mounts the overlay on target and returns the driver that did it.
-// It must run inside the sandbox's user and mount namespaces.
+// It must run inside the sandbox's user and mount namespaces. Under auto
+// it takes the kernel's overlayfs, else fuse-overlayfs, else (Config.Bind)
+// a read-only bind of the image; the error of a refusal names what
+// refused each, on one line.
 func Mount(c Config, target string) (string, error) {
 	if c.Tmpfs != nil {
 		if err := mountTmpfsLayer(c); err != nil {
@@ -125,18 +146,65 @@ func Mount(c Config, target string) (string, error) {
 		return Fuse, probe.Wrap(mountFuse(c, target), probe.Fuse)
 	}
 	kerr := mountKernel(c, target)
+	if kerr != nil && c.Retry != nil && c.Tmpfs == nil && errors.As(kerr, new(*upperRefused)) {
+		// The upper's filesystem is one overlayfs refuses that statfs did
+		// not tell: the layer goes to a tmpfs, mounted on the upper
+		// directory in this mount namespace (the host's stays empty).
+		dir := c.Upper
+		c.Tmpfs = &TmpfsLayer{Dir: dir, Size: c.Retry.Size}
+		c.Upper, c.Work = filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+		if kerr = mountTmpfsLayer(c); kerr == nil {
+			if kerr = mountKernel(c, target); kerr == nil {
+				fmt.Fprintf(os.Stderr, "rbox: notice: %s\n", c.Retry.Notice)
+				return Kernel, nil
+			}
+		}
+	}
 	if kerr == nil {
 		return Kernel, nil
 	}
-	if c.FuseOverlayFS == "" {
-		return "", probe.Wrap(fmt.Errorf("%w; no fallback: fuse-overlayfs is not installed (apt-get install fuse-overlayfs)", kerr), probe.Overlay, probe.Fuse)
+	if cause := kernelCause(c, kerr); cause != "" {
+		kerr = fmt.Errorf("%w (%s)", kerr, cause)
 	}
 	kerr = probe.Wrap(kerr, probe.Overlay)
-	if ferr := mountFuse(c, target); ferr != nil {
-		return "", fmt.Errorf("%w; fallback: %w", kerr, probe.Wrap(ferr, probe.Fuse))
+	var ferr error
+	_, derr := os.Stat("/dev/fuse")
+	noDev := errors.Is(derr, os.ErrNotExist)
+	switch {
+	case c.FuseOverlayFS == "" && noDev:
+		ferr = errors.New("not installed, and there is no /dev/fuse (apt-get install fuse-overlayfs; a container needs --device /dev/fuse too)")
+	case c.FuseOverlayFS == "":
+		ferr = errors.New("not installed (apt-get install fuse-overlayfs)")
+	case noDev:
+		ferr = errors.New("there is no /dev/fuse here (a container gets it with --device /dev/fuse)")
+	default:
+		if ferr = mountFuse(c, target); ferr == nil {
+			return Fuse, nil
+		}
 	}
-	return Fuse, nil
+	ferr = probe.Wrap(ferr, probe.Fuse)
+	if c.Bind == nil {
+		return "", fmt.Errorf("no overlay here: %w; fuse-overlayfs: %w", kerr, ferr)
+	}
+	if c.Tmpfs != nil {
+		// No writable layer under a bind: its memory goes back now.
+		unix.Unmount(c.Tmpfs.Dir, unix.MNT_DETACH)
+	}
+	why := fmt.Sprintf("%v; fuse-overlayfs: %v", kerr, ferr)
+	notice, err := mountBind(c, target, why)
+	if err != nil {
+		return "", probe.Wrap(err, probe.Overlay, probe.Fuse)
+	}
+	fmt.Fprintf(os.Stderr, "rbox: notice: %s\n", notice)
+	return Bind, nil
 }
+
+// upperRefused is the kernel's EINVAL for the upper directory: its
+// filesystem cannot hold an upper layer.
+type upperRefused struct{ err error }
+
+func (e *upperRefused) Error() string { return e.err.Error() }
+func (e *upperRefused) Unwrap() error { return e.err }
 
 // mountKernel uses the new mount API so that every option is its own
 // fsconfig call: no comma escaping. The layers are named through
@@ -232,7 +300,11 @@ func mountPlan(p lowerPlan, c Config, target string) error {
 			if i == 0 && o[0] == "lowerdir+" && errors.Is(err, unix.EINVAL) {
 				return errNoLowerdirPlus
 			}
-			return fmt.Errorf("kernel overlay: set %s=%q: %w", o[0], o[1], err)
+			err = fmt.Errorf("kernel overlay: set %s=%q: %w%s", o[0], o[1], err, kernelLog(fsfd))
+			if o[0] == "upperdir" && errors.Is(err, unix.EINVAL) {
+				return &upperRefused{err}
+			}
+			return err
 		}
 	}
 	// userxattr: in a user namespace the trusted.* xattrs are out of reach.

@@ -28,7 +28,11 @@ func tmpfsLayer(spec *Spec, layerDir string, stderr io.Writer, words func(string
 		return nil, "", "", nil
 	}
 	size := spec.LayerSize
-	if size == "" {
+	// A read-only root writes nothing there: no notice (and where no
+	// overlay mounts, the init binds the image and drops the layer).
+	if size == "" && spec.ReadOnly {
+		size = overlay.DefaultLayerSize
+	} else if size == "" {
 		size = overlay.DefaultLayerSize
 		if words == nil {
 			words = func(f string) string { return f }
@@ -37,6 +41,21 @@ func tmpfsLayer(spec *Spec, layerDir string, stderr io.Writer, words func(string
 		fmt.Fprintf(stderr, "rbox: notice: %s\n", n.Render(words))
 	}
 	return overlay.PrepareTmpfs(layerDir, size)
+}
+
+// retryLayer is the tmpfs layer of an ephemeral layer whose directory
+// the kernel refuses as an upper (EINVAL) on a filesystem UnfitForUpper
+// does not know: the init moves the layer to a tmpfs and prints notice.
+func retryLayer(spec *Spec, layerDir string, words func(string) string) *overlay.RetryLayer {
+	size := spec.LayerSize
+	if size == "" {
+		size = overlay.DefaultLayerSize
+	}
+	if words == nil {
+		words = func(f string) string { return f }
+	}
+	n := fieldErr("LayerSize", size, "the kernel refuses the writable layer's directory %q as an overlay's upper layer: the writable layer is a tmpfs of %s in the sandbox ({LayerSize} sets it)", layerDir, size)
+	return &overlay.RetryLayer{Size: size, Notice: n.Render(words)}
 }
 
 // genDir is where the generated /etc files go as a lower layer of their

@@ -30,6 +30,9 @@ type opInput struct {
 	// Files are written into the writable layer; nil when the generated
 	// layer (Overlay.Generated) holds them.
 	Files []etcFile
+	// Etc are all the generated files, wherever they go: a read-only
+	// bind of the image, the overlay's way out, binds them itself.
+	Etc []etcFile
 	// Network is the sandbox's side of a user-mode network; nil for none
 	// and host.
 	Network *slirp.ChildConfig
@@ -91,10 +94,14 @@ func initOps(p *Plan, in opInput) []userns.Op {
 	if in.Network != nil {
 		add(userns.Op{Kind: userns.OpNetwork, Data: mustJSON(in.Network), Ports: in.Network.PortSocket != ""})
 	}
-	add(userns.Op{Kind: userns.OpOverlay, Target: in.Merged, Data: mustJSON(in.Overlay)},
+	overlayAt := len(ops)
+	add(userns.Op{Kind: userns.OpOverlay, Target: in.Merged},
 		userns.Op{Kind: userns.OpRoot, Target: in.Merged})
+	bind := bindRoot(p, in)
 	for _, f := range in.Files {
-		add(userns.Op{Kind: userns.OpFile, Target: f.Path, Content: f.Content, Mode: 0o644})
+		// Under a bound image the overlay op has bound the file: the
+		// root is read-only already.
+		add(userns.Op{Kind: userns.OpFile, Target: f.Path, Content: f.Content, Mode: 0o644, UnlessReadOnly: bind != nil})
 	}
 	add(userns.Op{Kind: userns.OpProc, Target: "/proc", Attrs: attrHardened})
 	add(devOps(p.IDMap)...)
@@ -132,7 +139,65 @@ func initOps(p *Plan, in opInput) []userns.Op {
 		// read-only root.
 		add(userns.Op{Kind: userns.OpRemount, Target: "/", Attrs: unix.MOUNT_ATTR_RDONLY})
 	}
+	c := in.Overlay
+	if bind != nil {
+		bind.MountPoints = imageMountPoints(ops[overlayAt+2:])
+		c.Bind = bind
+	}
+	ops[overlayAt].Data = mustJSON(c)
 	return ops
+}
+
+// bindRoot is the overlay's way out where no driver mounts (the image
+// bound read-only, overlay.BindRoot), or nil where the sandbox may not take
+// it: it needs --read-only (no writable layer), the auto driver, and a
+// workload without CAP_SYS_ADMIN, which could remount the bind read-write
+// and write the image itself (with an overlay, such writes reach the
+// throwaway layer).
+func bindRoot(p *Plan, in opInput) *overlay.BindRoot {
+	spec := &p.Spec
+	if !spec.ReadOnly || (spec.Overlay != "" && spec.Overlay != overlay.Auto) || p.Caps.Has(unix.CAP_SYS_ADMIN) {
+		return nil
+	}
+	b := &overlay.BindRoot{}
+	for _, f := range in.Etc {
+		b.Files = append(b.Files, overlay.File{Path: f.Path, Content: f.Content})
+	}
+	return b
+}
+
+// imageMountPoints are the targets of the ops (those after the root) that
+// must exist in the image itself, because a read-only tree cannot get a
+// new mount point: the mounts' and directories' targets that no earlier
+// mount of the list holds (/dev/pts is in the /dev tmpfs). The masks and
+// read-only paths skip a missing target and need none.
+func imageMountPoints(ops []userns.Op) []string {
+	var mounted, need []string
+	under := func(t string) bool {
+		for _, m := range mounted {
+			if t == m || strings.HasPrefix(t, m+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, op := range ops {
+		switch op.Kind {
+		case userns.OpBind, userns.OpRBind, userns.OpTmpfs, userns.OpProc, userns.OpSysfs,
+			userns.OpDevpts, userns.OpMqueue, userns.OpCgroup2, userns.OpDir, userns.OpSymlink:
+		default:
+			continue
+		}
+		t := path.Clean(op.Target)
+		if t == "/" || under(t) {
+			continue
+		}
+		need = append(need, t)
+		if op.Kind != userns.OpDir && op.Kind != userns.OpSymlink {
+			mounted = append(mounted, t)
+		}
+	}
+	return need
 }
 
 // devOps build /dev on a tmpfs of its own: the host's harmless devices

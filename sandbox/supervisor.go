@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/rbox-sandbox/rbox/cgroupv2"
 	"github.com/rbox-sandbox/rbox/idmap"
 	"github.com/rbox-sandbox/rbox/overlay"
+	"github.com/rbox-sandbox/rbox/probe"
 	"github.com/rbox-sandbox/rbox/slirp"
 	"github.com/rbox-sandbox/rbox/state"
 	"github.com/rbox-sandbox/rbox/userns"
@@ -160,6 +162,7 @@ func (s *supervisor) run() (int, error) {
 	s.debugf("supervisor: capabilities [%s], seccomp %s", p.Caps, seccompName(spec, p.Seccomp))
 	hostname := sandboxHostname(spec, st)
 	in := opInput{Hostname: hostname, Merged: merged, Overlay: rootfs, Files: etcFiles(spec, hostname), Cgroup: s.cgm != nil}
+	in.Etc = in.Files
 	if in.Overlay.Generated, err = generatedLayer(genDir(st.Layer(), rootfs.Tmpfs), spec, in.Files); err != nil {
 		return exitFailure, err
 	} else if in.Overlay.Generated != "" {
@@ -229,6 +232,7 @@ func (s *supervisor) run() (int, error) {
 		in.Network = s.nw.Child()
 		hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 		resolv := etcFile{Path: "/etc/resolv.conf", Content: slirp.ResolvConf(in.Network.DNS, hostResolv)}
+		in.Etc = append(in.Etc, resolv)
 		if in.Overlay.Generated == "" {
 			in.Files = append(in.Files, resolv)
 		} else if err := writeGenerated(in.Overlay.Generated, resolv.Path, resolv.Content); err != nil {
@@ -371,6 +375,9 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 		return "", overlay.Config{}, err
 	}
 	c := overlay.Config{Lower: s.p.Root.Dir, Lowers: s.p.Root.Layers, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
+	if tl == nil && spec.Persist == "" {
+		c.Retry = retryLayer(spec, st.Layer(), s.o.Words)
+	}
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		c.FuseOverlayFS = p
 	}
@@ -452,7 +459,7 @@ func (s *supervisor) wait(sigs <-chan os.Signal) (int, error) {
 			if timedOut {
 				return ExitTimeout, nil
 			}
-			return code, r.Err
+			return code, noOverlayAdvice(s.p, r.Err)
 		}
 	}
 }
@@ -474,6 +481,24 @@ func (s *supervisor) early() {
 		return
 	}
 	go s.release()
+}
+
+// noOverlayAdvice adds to a start that neither overlay driver could
+// mount (its error names both probes) the way that needs none: a root
+// without a writable layer, whose image the init binds read-only.
+func noOverlayAdvice(p *Plan, err error) error {
+	probes := probe.Of(err)
+	if !slices.Contains(probes, probe.Overlay) || !slices.Contains(probes, probe.Fuse) {
+		return err
+	}
+	spec := &p.Spec
+	switch {
+	case !spec.ReadOnly:
+		return fieldErr("ReadOnly", "", "%w; {ReadOnly} needs no overlay", err)
+	case p.Caps.Has(unix.CAP_SYS_ADMIN):
+		return fieldErr("CapAdd", "SYS_ADMIN", "%w; {ReadOnly} goes without an overlay only for a workload without SYS_ADMIN ({CapAdd}), which could remount the image read-write", err)
+	}
+	return err
 }
 
 // netError words a failure of the user-mode network by the field it

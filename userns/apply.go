@@ -113,6 +113,10 @@ func (b *builder) apply(op Op) error {
 		}
 		return nil
 	case OpFile:
+		if op.UnlessReadOnly && readOnlyMount(b.root) {
+			debugf(b.cfg, "init: %s is on a read-only root: left as it is", op.Target)
+			return nil
+		}
 		if err := writeFileIn(b.root, op); err != nil {
 			return fmt.Errorf("write %s in the sandbox: %w%s", op.Target, unwrapPathErr(err), layerFull(b.cfg, err))
 		}
@@ -150,6 +154,12 @@ func (b *builder) apply(op Op) error {
 		return freshIn(b.root, op)
 	}
 	return fmt.Errorf("unknown op %q", op.Kind)
+}
+
+// readOnlyMount says whether the mount of f is read-only.
+func readOnlyMount(f *os.File) bool {
+	var fs unix.Statfs_t
+	return unix.Fstatfs(int(f.Fd()), &fs) == nil && fs.Flags&unix.ST_RDONLY != 0
 }
 
 // network configures the sandbox's side of a user-mode network while the

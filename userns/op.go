@@ -95,6 +95,10 @@ type Op struct {
 	// Content and Mode are an OpFile's.
 	Content string `json:"content,omitempty"`
 	Mode    uint32 `json:"mode,omitempty"`
+	// UnlessReadOnly: an OpFile skipped where the root is mounted
+	// read-only already (an image bound for want of an overlay, whose op
+	// bound the file over the image's).
+	UnlessReadOnly bool `json:"unlessReadOnly,omitempty"`
 	// Ports: after OpNetwork, wait for "ports".
 	Ports bool `json:"ports,omitempty"`
 	// Data are the settings of an op implemented outside userns

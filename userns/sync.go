@@ -152,7 +152,11 @@ func (c channel) recv() (message, []*os.File, error) {
 	size := 0
 	for {
 		n, _, _, _, err := unix.Recvmsg(int(c.f.Fd()), nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
-		if err == unix.EINTR {
+		// ECONNRESET: the peer closed with a message of ours unread (an
+		// init that failed before it read "start"). The kernel reports
+		// that once, before the packets the peer queued first (its error,
+		// its last words), and clears it: read on, to them or to EOF.
+		if err == unix.EINTR || err == unix.ECONNRESET {
 			continue
 		}
 		if err != nil {
@@ -168,7 +172,7 @@ func (c channel) recv() (message, []*os.File, error) {
 	oob := make([]byte, unix.CmsgSpace(4*4))
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
+		if err == unix.EINTR || err == unix.ECONNRESET {
 			continue
 		}
 		if err != nil {

@@ -383,3 +383,27 @@ func TestExitOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestChannelLastWordsOverUnread: an init that fails with a message of
+// ours unread ("start", sent right after "config") reports its error and
+// exits; the kernel then marks our end ECONNRESET, and reports that
+// before the packets the init queued. Its error must still be read
+// (TestNestedOuterSeccomp lost it under load: "sandbox init ended without
+// reporting a status").
+func TestChannelLastWordsOverUnread(t *testing.T) {
+	sup, init := pair(t)
+	if err := sup.send(message{Type: msgStart}); err != nil {
+		t.Fatal(err)
+	}
+	if err := init.send(message{Type: msgError, Code: 125, Msg: "make / private: operation not permitted"}); err != nil {
+		t.Fatal(err)
+	}
+	init.f.Close()
+	m, _, err := sup.recv()
+	if err != nil || m.Type != msgError || m.Msg != "make / private: operation not permitted" {
+		t.Fatalf("the init's last message: %+v, %v", m, err)
+	}
+	if _, _, err := sup.recv(); !errors.Is(err, errClosed) {
+		t.Fatalf("after it: %v, want the hang-up", err)
+	}
+}

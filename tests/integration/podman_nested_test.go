@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,16 +127,18 @@ func TestPodmanNested(t *testing.T) {
 	net := netImage(t)
 	p.importImage(t, net, "rbox-net")
 	before := treeSum(t, rootfs)
-	exe := []string{"/pm/rbox", "exec", "--idmap", "single", "--rootfs", "/pm/img"}
+	exe := []string{"/pm/rbox", "exec", "--idmap", "single"}
 	vols := []string{"-v", rboxBin + ":/pm/rbox:ro", "-v", rootfs + ":/pm/img:ro"}
 	tests := []struct {
 		name    string
 		podman  []string // podman run options
 		image   string
 		rbox    []string // rbox exec options
+		rootfs  string   // --rootfs, /pm/img unless given
 		script  string
 		want    string // in stdout, for a run that works
 		line    string // the first line of stderr of a refusal
+		refusal string // or a line of stderr of a refusal, as a regexp
 		notices []string
 		absent  []string // notices that must not appear
 	}{
@@ -151,6 +154,14 @@ func TestPodmanNested(t *testing.T) {
 			script: "ip -4 addr show tap0 | grep -o 'inet [0-9.]*'", want: "inet 10.0.2.100\n"},
 		{name: "read-only", podman: []string{"--read-only"}, image: "rbox-bb", rbox: []string{"--net", "none"},
 			script: "echo hi > /f && cat /f", want: "hi\n", notices: []string{noticeProc}},
+		// The container's own root as the image: its /etc/hosts, /proc,
+		// /dev and volumes are locked mounts below the lower, which the
+		// kernel will not clone; no fuse-overlayfs, no /dev/fuse.
+		{name: "rootfs-slash", image: "rbox-bb", rbox: []string{"--net", "none"}, rootfs: "/", script: "true",
+			refusal: `(?m)^rbox: mount rootfs "/": no overlay here: kernel overlay: .*invalid argument \(the lower "/" has mounts below it .*\); fuse-overlayfs: not installed, and there is no /dev/fuse \(.*--device /dev/fuse.*\); --read-only needs no overlay$`},
+		{name: "rootfs-slash-read-only", image: "rbox-bb", rbox: []string{"--net", "none", "--read-only"}, rootfs: "/",
+			script: "cat /etc/hostname /etc/hosts | grep -c rbox-; touch /x 2>/dev/null || echo ro", want: "2\nro\n",
+			notices: []string{noticeBound, noticeProc, noticeHostname}, absent: []string{noticeTmpfsLayer}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,8 +171,19 @@ func TestPodmanNested(t *testing.T) {
 			args = append(args, vols...)
 			args = append(args, tt.image)
 			args = append(args, exe...)
+			rootfs := tt.rootfs
+			if rootfs == "" {
+				rootfs = "/pm/img"
+			}
+			args = append(args, "--rootfs", rootfs)
 			args = append(args, tt.rbox...)
 			r := p.run(t, append(args, "--", "sh", "-c", tt.script)...)
+			if tt.refusal != "" {
+				if r.code != 125 || !regexp.MustCompile(tt.refusal).MatchString(r.stderr) {
+					t.Fatalf("want exit 125 and a line matching %s, got:\n%s", tt.refusal, r)
+				}
+				return
+			}
 			if tt.line != "" {
 				first, _, _ := strings.Cut(r.stderr, "\n")
 				if r.code != 125 || first != tt.line {
@@ -186,7 +208,7 @@ func TestPodmanNested(t *testing.T) {
 	}
 	// rbox check in the default container names each outer option.
 	r := p.run(t, append(append([]string{"run", "--rm", "--network", "none"}, vols...), "rbox-bb", "/pm/rbox", "check")...)
-	for _, want := range []string{"--security-opt seccomp=unconfined", "--security-opt unmask=/proc/*", "systempaths=unconfined", "--device /dev/net/tun"} {
+	for _, want := range []string{"--security-opt seccomp=unconfined", "--security-opt unmask=/proc/*", "systempaths=unconfined", "--device /dev/net/tun", "rbox exec --read-only still works"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("rbox check in podman does not name %q:\n%s", want, r)
 		}
