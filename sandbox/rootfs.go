@@ -67,6 +67,12 @@ func chooseOverlay(c *overlay.Config, spec *Spec, plan idmap.Plan) (string, erro
 		return "", nil
 	}
 	if c.FuseOverlayFS == "" {
+		// Under --read-only the generated files still go into the upper
+		// here (no layer of their own), so offering --read-only again
+		// would send the user round in a circle.
+		if spec.ReadOnly {
+			return "", fieldErr("Rootfs", spec.Rootfs, "{Rootfs} %q: %s, outside the sandbox's ID map, and kernel overlayfs cannot copy such files up for the generated /etc files: install fuse-overlayfs (apt-get install fuse-overlayfs)", spec.Rootfs, who)
+		}
 		return "", fieldErr("Rootfs", spec.Rootfs, "{Rootfs} %q: %s, outside the sandbox's ID map, and kernel overlayfs cannot copy such files up: install fuse-overlayfs (apt-get install fuse-overlayfs), or run with {ReadOnly}", spec.Rootfs, who)
 	}
 	c.Driver = overlay.Fuse
