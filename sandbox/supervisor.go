@@ -371,6 +371,8 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 		return "", overlay.Config{}, err
 	}
 	c := overlay.Config{Lower: s.p.Root.Dir, Lowers: s.p.Root.Layers, Upper: upper, Work: work, Driver: spec.Overlay, Tmpfs: tl}
+	// A layer removed at the end needs no sync, at the exit least of all.
+	c.Volatile = spec.Persist == "" && !st.Keep
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		c.FuseOverlayFS = p
 	}
