@@ -47,6 +47,10 @@ func (t *Table) Attach(cmd *exec.Cmd) {
 	cmd.Env = append(cmd.Env, t.Var())
 }
 
+// Files are the table's files, in the order of their numbers in the
+// child, for a caller that clones the child itself.
+func (t *Table) Files() []*os.File { return t.files }
+
 // Var is the table as the child's environment entry.
 func (t *Table) Var() string {
 	fds := make(map[string]int, len(t.names))

@@ -65,6 +65,15 @@ type Config struct {
 	// the kernel refuses its directory as an upper layer (EINVAL) on a
 	// filesystem that UnfitForUpper does not know.
 	Retry *RetryLayer `json:"retry,omitempty"`
+	// Volatile mounts the kernel overlay with "volatile" (Linux 5.10+): no
+	// sync of the upper filesystem, ever. For a layer removed when the
+	// sandbox ends, whose contents no crash needs to find again: without
+	// it, the unmount at the init's exit syncs the whole filesystem that
+	// holds the upper (every dirty page of the host's on it), in the
+	// sandbox's exit path. Such a layer cannot be mounted again (the
+	// kernel leaves work/incompat/volatile), so never for --persist or a
+	// kept sandbox. A kernel without the option mounts without it.
+	Volatile bool `json:"volatile,omitempty"`
 }
 
 // RetryLayer is the tmpfs layer of Config.Retry: its size and the notice
@@ -285,10 +294,14 @@ func mountPlan(p lowerPlan, c Config, target string) error {
 		}
 	}
 	if p.legacy != "" {
-		if err := unix.Mount("overlay", target, "overlay", unix.MS_NODEV, p.legacy); err != nil {
-			return fmt.Errorf("kernel overlay: lower %q, upper %q (%d layers, mount data): %w", c.Lower, c.Upper, len(c.Lowers), err)
+		if c.Volatile {
+			err := unix.Mount("overlay", target, "overlay", unix.MS_NODEV, p.legacy+",volatile")
+			if !errors.Is(err, unix.EINVAL) {
+				return mountError(c, err)
+			}
+			// Perhaps a kernel before volatile: try without.
 		}
-		return nil
+		return mountError(c, unix.Mount("overlay", target, "overlay", unix.MS_NODEV, p.legacy))
 	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
@@ -311,6 +324,12 @@ func mountPlan(p lowerPlan, c Config, target string) error {
 	if err := unix.FsconfigSetFlag(fsfd, "userxattr"); err != nil {
 		return fmt.Errorf("kernel overlay: set userxattr: %w", err)
 	}
+	if c.Volatile {
+		// EINVAL: a kernel before the option (5.10), which syncs.
+		if err := unix.FsconfigSetFlag(fsfd, "volatile"); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("kernel overlay: set volatile: %w", err)
+		}
+	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return fmt.Errorf("kernel overlay: lower %q, upper %q: %w%s", c.Lower, c.Upper, err, kernelLog(fsfd))
 	}
@@ -323,6 +342,14 @@ func mountPlan(p lowerPlan, c Config, target string) error {
 		return fmt.Errorf("kernel overlay: attach on %q: %w", target, err)
 	}
 	return nil
+}
+
+// mountError is the legacy mount's error, nil for none.
+func mountError(c Config, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("kernel overlay: lower %q, upper %q (%d layers, mount data): %w", c.Lower, c.Upper, len(c.Lowers), err)
 }
 
 // kernelLog reads the messages the filesystem left on the fs context, which

@@ -378,6 +378,8 @@ func (s *supervisor) prepareLayer() (string, overlay.Config, error) {
 	if tl == nil && spec.Persist == "" {
 		c.Retry = retryLayer(spec, st.Layer(), s.o.Words)
 	}
+	// A layer removed at the end needs no sync, at the exit least of all.
+	c.Volatile = spec.Persist == "" && !st.Keep
 	if p, err := exec.LookPath("fuse-overlayfs"); err == nil {
 		c.FuseOverlayFS = p
 	}

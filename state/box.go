@@ -308,14 +308,18 @@ func (s *Box) Release(reap func([]string) error) {
 // The entries a run makes, children before parents (a trailing slash
 // marks a directory): its layer directory (LAYERS/ID, or ROOT/ID/layer)
 // holds the generated files' lower layer gen/, the overlay's upper and
-// work directories (work/work is the kernel's, mode 000) and the mount
+// work directories (work/work is the kernel's, mode 000, and so is the
+// work/work/incompat/volatile/dirty a volatile overlay leaves) and the mount
 // point merged/; its state directory the socket and meta.json.
 var (
 	layoutLayer = []string{
 		"gen/etc/hostname", "gen/etc/hosts", "gen/etc/resolv.conf", "gen/etc/", "gen/",
-		"upper/", "work/work/", "work/", "merged/", "tmpfs/",
+		"upper/", "work/work/incompat/volatile/dirty", "work/work/incompat/volatile/", "work/work/incompat/", "work/work/", "work/", "merged/", "tmpfs/",
 	}
-	layoutDir = []string{"enter.sock", "meta.json"}
+	// layoutOpen are the kernel's mode-000 directories with entries of
+	// their own: made searchable and writable before the removal.
+	layoutOpen = []string{"work/work", "work/work/incompat", "work/work/incompat/volatile"}
+	layoutDir  = []string{"enter.sock", "meta.json"}
 )
 
 // removeLayout removes what a run made by name, without walking it: the
@@ -331,6 +335,9 @@ func removeLayout(layer, dir string, keep bool) error {
 			}
 			unix.Unlinkat(unix.AT_FDCWD, filepath.Join(base, n), flags)
 		}
+	}
+	for _, n := range layoutOpen {
+		unix.Fchmodat(unix.AT_FDCWD, filepath.Join(layer, n), 0o700, 0)
 	}
 	rm(layer, layoutLayer)
 	if err := unix.Rmdir(layer); err != nil || keep {

@@ -29,6 +29,22 @@ func TestRemoveLayout(t *testing.T) {
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 		t.Errorf("%s still there", dir)
 	}
+	// A volatile overlay's marker, in directories of mode 000 as the
+	// kernel makes them.
+	dir = mk(t, "")
+	marker := filepath.Join(dir, "layer/work/work/incompat/volatile")
+	os.Chmod(filepath.Join(dir, "layer/work/work"), 0o700)
+	os.MkdirAll(marker, 0o700)
+	os.WriteFile(filepath.Join(marker, "dirty"), nil, 0)
+	for _, d := range []string{marker, filepath.Dir(marker), filepath.Join(dir, "layer/work/work")} {
+		os.Chmod(d, 0)
+	}
+	if err := removeLayout(filepath.Join(dir, "layer"), dir, false); err != nil {
+		t.Fatalf("removeLayout of a volatile layer: %v", err)
+	}
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s still there", dir)
+	}
 	dir = mk(t, "layer/upper/written")
 	if err := removeLayout(filepath.Join(dir, "layer"), dir, false); err == nil {
 		t.Fatal("a written upper layer must leave the rest to removeTree")

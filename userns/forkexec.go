@@ -126,11 +126,7 @@ type childError struct {
 }
 
 func (e *childError) Error() string {
-	name := "step"
-	if int(e.step) < len(stepNames) {
-		name = stepNames[e.step]
-	}
-	return fmt.Sprintf("%s: %v", name, e.errno)
+	return fmt.Sprintf("%s: %v", stepName(e.step), e.errno)
 }
 
 func (e *childError) Unwrap() error { return e.errno }

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -46,9 +46,14 @@ type StartOptions struct {
 
 // Sandbox is the supervisor's handle on a started init.
 type Sandbox struct {
-	cmd *exec.Cmd
-	ch  channel
-	cfg *Config
+	pid int
+	// mu orders signals against the reaping: none is sent once the pid
+	// may name another process. done and status are the reaping's.
+	mu     sync.RWMutex
+	done   bool
+	status unix.WaitStatus
+	ch     channel
+	cfg    *Config
 	// reaper: this is a reaper, which answers "config" with "exit".
 	reaper bool
 	// waitGo: the init is in stage "map" and waits for "go".
@@ -65,8 +70,8 @@ func CloneFlags(newNetwork bool) uintptr {
 	return uintptr(flags)
 }
 
-// Start clones the init into new namespaces. It waits for Go, which hands
-// it cfg; until then it does nothing.
+// Start clones the init into new namespaces (cloneinit.go). It waits for
+// Go, which hands it cfg; until then it does nothing.
 func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -84,66 +89,37 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 	if o.Reaper {
 		arg = ReaperArg
 	}
-	cmd := &exec.Cmd{
-		Path: exe,
-		Args: []string{"rbox", arg},
-		// GODEBUG: Go's container-aware GOMAXPROCS keeps the host's cgroup
-		// files open for the life of the process; the init needs none of
-		// that, and holds no host descriptor it does not have to.
-		Env:    []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		Stdin:  o.Stdin,
-		Stdout: o.Stdout,
-		Stderr: o.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: CloneFlags(o.NewNetwork),
-			// The sandbox must not outlive a SIGKILLed supervisor. Go
-			// threads are not torn down while the process lives, so the
-			// thread-scoped parent-death signal holds for the whole run.
-			Pdeathsig: syscall.SIGKILL,
-			// Terminal-generated signals reach the supervisor alone; it
-			// forwards them once. Otherwise the workload would get each
-			// Ctrl-C twice.
-			Setpgid: true,
-		},
-	}
+	// GODEBUG: Go's container-aware GOMAXPROCS keeps the host's cgroup
+	// files open for the life of the process; the init needs none of
+	// that, and holds no host descriptor it does not have to.
+	env := []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	// Capabilities are computed at execve: a process that execs before its
 	// uid is mapped is not root of its namespace and would run without any.
-	// A single map the Go runtime writes for us between clone and exec. A
-	// full map needs newuidmap, which can only run once the child exists;
-	// the child holds every capability of its new namespace until its
+	// The child holds every capability of its new namespace until its
 	// execve, so it raises them all as ambient capabilities, which survive
 	// the execve of an unmapped uid. The init then waits for "go" (stage
-	// "map") with its capabilities, instead of executing itself again once
-	// mapped: that second execve was a fifth of the start time.
-	stage := stageRun
-	if cfg.IDMap.Full || o.Cgroup {
-		// The supervisor puts the init in its cgroup after the clone, so
-		// the init waits for that as well.
-		stage = stageMap
-	}
+	// "map") with its capabilities while we write its map: ourselves for a
+	// single map, newuidmap for a full one (the caller, before Go), and
+	// with Cgroup the caller moves it into its cgroup as well. (Executing
+	// itself again once mapped was a fifth of the start time; writing the
+	// single map between clone and execve, as the Go runtime does, kept
+	// the clone waiting for it.)
+	stage := stageMap
 	// With a foreign /proc (foreignproc.go) the init maps itself.
 	cfg.SelfMap = !cfg.IDMap.Full && foreignProc()
-	if cfg.IDMap.Full || cfg.SelfMap {
-		caps, err := allCaps()
-		if err != nil {
-			parent.Close()
-			return nil, err
+	if cfg.SelfMap {
+		env = append(env, selfMapVar(cfg.IDMap))
+		if !o.Cgroup {
+			stage = stageRun
 		}
-		cmd.SysProcAttr.AmbientCaps = caps
-		if cfg.SelfMap {
-			cmd.Env = append(cmd.Env, selfMapVar(cfg.IDMap))
-		}
-	} else {
-		cmd.SysProcAttr.UidMappings = procMappings(cfg.IDMap.UID)
-		cmd.SysProcAttr.GidMappings = procMappings(cfg.IDMap.GID)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
-	cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+	env = append(env, stageEnv+"="+stage)
 	if o.Tap != "" {
-		cmd.Env = append(cmd.Env, tapEnv+"="+o.Tap)
+		env = append(env, tapEnv+"="+o.Tap)
 	}
 	var inherit childfd.Table
 	inherit.Add(fdSync, child)
+	path := exe
 	if o.SealedCopy {
 		sealed, err := sealedCopy(exe)
 		if err != nil {
@@ -153,14 +129,27 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		defer sealed.Close()
 		// The child's own descriptor: execve opens the path before it
 		// closes anything.
-		cmd.Path = fmt.Sprintf("/proc/self/fd/%d", inherit.Add(fdExe, sealed))
+		path = fmt.Sprintf("/proc/self/fd/%d", inherit.Add(fdExe, sealed))
 	}
-	inherit.Attach(cmd)
-	if err := cmd.Start(); err != nil {
+	env = append(env, inherit.Var())
+	stdio, closeStdio, err := stdioFiles(o.Stdin, o.Stdout, o.Stderr)
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	pid, err := cloneInit(CloneFlags(o.NewNetwork), path, []string{"rbox", arg}, env, append(stdio, inherit.Files()...))
+	closeStdio()
+	if err != nil {
 		parent.Close()
 		return nil, probe.Wrap(fmt.Errorf("clone sandbox init (%s): %w%s", exe, err, OuterSeccomp(err, "clone with namespace flags")), outerProbes(err)...)
 	}
-	sb := &Sandbox{cmd: cmd, ch: channel{parent}, cfg: cfg, reaper: o.Reaper, waitGo: stage == stageMap}
+	sb := &Sandbox{pid: pid, ch: channel{parent}, cfg: cfg, reaper: o.Reaper, waitGo: stage == stageMap}
+	if !cfg.IDMap.Full && !cfg.SelfMap {
+		if err := writeMap(pid, cfg.IDMap); err != nil {
+			sb.Kill()
+			return nil, err
+		}
+	}
 	if cfg.SelfMap {
 		if err := sb.awaitSelfMap(); err != nil {
 			sb.Kill()
@@ -168,6 +157,56 @@ func Start(cfg *Config, o StartOptions) (*Sandbox, error) {
 		}
 	}
 	return sb, nil
+}
+
+// stdioFiles returns the init's descriptors 0, 1 and 2: /dev/null for a
+// nil one, as os/exec gives. close closes what it opened.
+func stdioFiles(in, out, errf *os.File) ([]*os.File, func(), error) {
+	files := []*os.File{in, out, errf}
+	var null *os.File
+	for i, f := range files {
+		if f != nil {
+			continue
+		}
+		if null == nil {
+			var err error
+			if null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+				return nil, nil, err
+			}
+		}
+		files[i] = null
+	}
+	return files, func() {
+		if null != nil {
+			null.Close()
+		}
+	}, nil
+}
+
+// writeMap writes a single ID map for the init, from outside: the
+// kernel lets the namespace's owner map itself alone, once setgroups is
+// denied.
+func writeMap(pid int, p idmap.Plan) error {
+	files := [][2]string{
+		{"setgroups", "deny"},
+		{"uid_map", mapLines(p.UID)},
+		{"gid_map", mapLines(p.GID)},
+	}
+	for _, f := range files {
+		path := fmt.Sprintf("/proc/%d/%s", pid, f[0])
+		if err := os.WriteFile(path, []byte(f[1]), 0); err != nil {
+			return fmt.Errorf("write the sandbox's ID map: %w", err)
+		}
+	}
+	return nil
+}
+
+func mapLines(ms []idmap.Mapping) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%d %d %d\n", m.Inside, m.Outside, m.Count)
+	}
+	return b.String()
 }
 
 // allCaps lists every capability the running kernel knows.
@@ -187,16 +226,8 @@ func allCaps() ([]uintptr, error) {
 	return caps, nil
 }
 
-func procMappings(ms []idmap.Mapping) []syscall.SysProcIDMap {
-	var out []syscall.SysProcIDMap
-	for _, m := range ms {
-		out = append(out, syscall.SysProcIDMap{ContainerID: int(m.Inside), HostID: int(m.Outside), Size: int(m.Count)})
-	}
-	return out
-}
-
 // Pid is the init's pid on the host.
-func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
+func (s *Sandbox) Pid() int { return s.pid }
 
 // Go lets the init build the sandbox and start the workload. Call it once
 // the ID map (for a full map), the cgroup (with Cgroup) and anything else
@@ -230,13 +261,51 @@ func (s *Sandbox) StartWorkload() error {
 func (s *Sandbox) PortsPublished() error { return s.ch.send(message{Type: msgPorts}) }
 
 // Signal forwards sig to the init, which passes it on to the workload.
-func (s *Sandbox) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+func (s *Sandbox) Signal(sig os.Signal) error {
+	n, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("signal the sandbox init: unsupported signal %v", sig)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.done {
+		return os.ErrProcessDone
+	}
+	return unix.Kill(s.pid, n)
+}
+
+// reap waits for the init to exit and reaps it, once: it blocks until the
+// init is waitable without reaping it, then reaps it under mu, so that
+// Signal never reaches a pid that was reused.
+func (s *Sandbox) reap() unix.WaitStatus {
+	s.mu.RLock()
+	done := s.done
+	s.mu.RUnlock()
+	if done {
+		return s.status
+	}
+	var info unix.Siginfo
+	for {
+		if err := unix.Waitid(unix.P_PID, s.pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+			break
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.done {
+		_, err := unix.Wait4(s.pid, &s.status, 0, nil)
+		if err != unix.EINTR {
+			s.done = true
+		}
+	}
+	return s.status
+}
 
 // Kill ends the sandbox at once and reaps the init. Killing PID 1 of a pid
 // namespace kills every process in it.
 func (s *Sandbox) Kill() {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	s.Signal(unix.SIGKILL)
+	s.reap()
 	s.ch.f.Close()
 }
 
@@ -293,27 +362,24 @@ func (s *Sandbox) Wait(h Hooks) Result {
 	if errors.As(err, &se) {
 		// The init does not follow the protocol: nothing it says later can
 		// be trusted, and it must not run on.
-		s.cmd.Process.Kill()
+		s.Signal(unix.SIGKILL)
 		res.Code, res.Err = 125, err
 	}
 	s.ch.f.Close()
 	if err == nil && h.Reported != nil {
 		h.Reported()
 	}
-	werr := s.cmd.Wait()
+	ws := s.reap()
 	if err == nil || res.Err != nil {
 		return res
 	}
 	// The init died without a word: killed from outside, or crashed.
-	var ee *exec.ExitError
-	if errors.As(werr, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.Code = 128 + int(ws.Signal())
-			res.Err = &InitError{Msg: fmt.Sprintf("sandbox init killed by signal %d (%s)", int(ws.Signal()), unix.SignalName(ws.Signal())), Code: res.Code}
-			return res
-		}
+	if ws.Signaled() {
+		res.Code = 128 + int(ws.Signal())
+		res.Err = &InitError{Msg: fmt.Sprintf("sandbox init killed by signal %d (%s)", int(ws.Signal()), unix.SignalName(ws.Signal())), Code: res.Code}
+		return res
 	}
 	res.Code = 125
-	res.Err = &InitError{Msg: fmt.Sprintf("sandbox init ended without reporting a status (%v)", werr), Code: 125}
+	res.Err = &InitError{Msg: fmt.Sprintf("sandbox init ended without reporting a status (exit status %d)", ws.ExitStatus()), Code: 125}
 	return res
 }

@@ -18,7 +18,7 @@ import (
 // descriptor (the pty master) can ride on the packet that announces it.
 //
 //	supervisor                              init (PID 1, waiting)
-//	    │   newuidmap + newgidmap <pid>        │ (stage "map": ambient caps,
+//	    │   ID map <pid> [newuidmap, newgidmap]│ (stage "map": ambient caps,
 //	    │   [network, cgroup against <pid>]    │  unmapped)
 //	    │── go ──────────────────────────────▶ │ mapped: now root of the
 //	    │                                      │ namespace [and in its cgroup]
@@ -37,9 +37,9 @@ import (
 //	    │   [cgroup: read the workload's leaf] │ [cgroup: wait for EOF]
 //	    │   hang up, wait(init), clean up      ▼ exit(code)
 //
-// With a single map the Go runtime writes the map before the init's execve,
-// so the init starts in stage "run" and there is no "go" - unless the
-// sandbox gets a cgroup: then the init waits for "go" in stage "map" too.
+// The init is cloned unmapped (cloneinit.go) and always starts in stage
+// "map" - unless it maps itself under a foreign /proc and the sandbox gets
+// no cgroup: then it starts in stage "run" and there is no "go".
 // A reaper (ReapMain) answers "config" with "exit" and builds nothing.
 // The init may send "error" instead of any of its messages, and sends
 // nothing after it.

@@ -244,14 +244,14 @@ func TestWaitKillsOutOfOrderInit(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sb := &Sandbox{cmd: cmd, ch: sup, cfg: &Config{}}
+	sb := &Sandbox{pid: cmd.Process.Pid, ch: sup, cfg: &Config{}}
 	init.send(message{Type: msgStarted, Pid: 5})
 	res := sb.Wait(Hooks{})
 	if res.Code != 125 || res.Err == nil || res.Err.Error() != `sync: got "started", expected "ready"` {
 		t.Fatalf("got %d %v", res.Code, res.Err)
 	}
-	if cmd.ProcessState == nil || cmd.ProcessState.Success() {
-		t.Errorf("the init was not killed: %v", cmd.ProcessState)
+	if !sb.done || !sb.status.Signaled() || sb.status.Signal() != unix.SIGKILL {
+		t.Errorf("the init was not killed and reaped: %v", sb.status)
 	}
 }
 
@@ -350,7 +350,7 @@ func TestExitOrder(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			sb := &Sandbox{cmd: cmd, ch: sup, cfg: &Config{Cgroup: c.cgroup}}
+			sb := &Sandbox{pid: cmd.Process.Pid, ch: sup, cfg: &Config{Cgroup: c.cgroup}}
 			res := sb.Wait(Hooks{Exited: func() {
 				note("exited hook")
 				if c.cgroup {
