@@ -1,0 +1,173 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// joinConfig rewrites a bundleConfig bundle: no ID maps (a joined user
+// namespace has its own), no hostname (the joined uts namespace's stays),
+// and linux.namespaces as given.
+func joinConfig(t *testing.T, bundle, namespaces string) {
+	t.Helper()
+	p := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := string(b)
+	for _, cut := range []string{
+		fmt.Sprintf(`"uidMappings": [{"containerID": 0, "hostID": %d, "size": 1}],`, os.Getuid()),
+		fmt.Sprintf(`"gidMappings": [{"containerID": 0, "hostID": %d, "size": 1}],`, os.Getgid()),
+		`"hostname": "ocitest",`,
+	} {
+		if !strings.Contains(c, cut) {
+			t.Fatalf("config has no %s", cut)
+		}
+		c = strings.Replace(c, cut, "", 1)
+	}
+	old := `"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]`
+	if !strings.Contains(c, old) {
+		t.Fatal("config has no namespaces to replace")
+	}
+	c = strings.Replace(c, old, `"namespaces": `+namespaces, 1)
+	if err := os.WriteFile(p, []byte(c), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func nsLink(t *testing.T, pid int, ns string) string {
+	t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// A container joins another's user, pid, ipc, uts and network namespaces
+// by their /proc/PID/ns paths (user first: the others belong to it) and
+// gets a mount namespace of its own, owned by the joined user namespace.
+func TestRuntimeJoinNamespaces(t *testing.T) {
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	a := bundleConfig(t, false, "sh", "-c", "echo ready; exec sleep 60")
+	p := filepath.Join(a, "config.json")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(b), `"namespaces": [{"type": "pid"},`, `"namespaces": [{"type": "network"}, {"type": "pid"},`, 1)), 0o600)
+	aOut, err := os.Create(filepath.Join(t.TempDir(), "a.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aOut.Close()
+	apid := createWith(t, root, a, "a", aOut)
+	t.Cleanup(func() { runtime(t, nil, "--root", root, "delete", "--force", "a") })
+	ok(t, runtime(t, nil, "--root", root, "start", "a"))
+	waitFor(t, func() bool { b, _ := os.ReadFile(aOut.Name()); return string(b) == "ready\n" })
+
+	ns := func(n string) string { return fmt.Sprintf("/proc/%d/ns/%s", apid, n) }
+	bb := bundleConfig(t, false, "sh", "-c", `echo "$(hostname) $(cat /proc/1/comm) $$ $(id -u)"`)
+	joinConfig(t, bb, fmt.Sprintf(`[{"type": "mount"}, {"type": "network", "path": %q}, {"type": "uts", "path": %q},
+		{"type": "ipc", "path": %q}, {"type": "pid", "path": %q}, {"type": "user", "path": %q}]`,
+		ns("net"), ns("uts"), ns("ipc"), ns("pid"), ns("user")))
+	bOut, err := os.Create(filepath.Join(t.TempDir(), "b.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bOut.Close()
+	bpid := createWith(t, root, bb, "b", bOut)
+	if ppid := parentPid(bpid); ppid != os.Getpid() {
+		t.Fatalf("the joining container's process %d has parent %d, not its subreaper %d", bpid, ppid, os.Getpid())
+	}
+	for _, n := range []string{"user", "pid", "ipc", "uts", "net"} {
+		if got, want := nsLink(t, bpid, n), nsLink(t, apid, n); got != want {
+			t.Errorf("%s namespace: %s, want the other container's %s", n, got, want)
+		}
+	}
+	if nsLink(t, bpid, "mnt") == nsLink(t, apid, "mnt") {
+		t.Error("the mount namespace was to be new, and is the other container's")
+	}
+	ok(t, runtime(t, nil, "--root", root, "start", "b"))
+	if ws := reap(t, bpid); ws.ExitStatus() != 0 {
+		t.Fatalf("the joining container ended with %v", ws)
+	}
+	got, _ := os.ReadFile(bOut.Name())
+	f := strings.Fields(string(got))
+	if len(f) != 4 || f[0] != "ocitest" || f[1] != "sleep" || f[2] == "1" || f[3] != "0" {
+		t.Fatalf("the joining container printed %q, want the other's hostname, its pid 1 (sleep), a pid of its own and uid 0", got)
+	}
+	ok(t, runtime(t, nil, "--root", root, "delete", "b"))
+
+	// Errors: one line naming the entry and its path; nothing left.
+	for _, c := range []struct{ namespaces, want string }{
+		{`[{"type": "mount"}, {"type": "network", "path": "/nonexistent/net"}]`,
+			`linux.namespaces[1]: network namespace "/nonexistent/net": no such file or directory`},
+		{fmt.Sprintf(`[{"type": "mount"}, {"type": "user", "path": %q}, {"type": "ipc", "path": %q}]`, ns("user"), ns("uts")),
+			fmt.Sprintf(`linux.namespaces[2]: join the ipc namespace %q: invalid argument`, ns("uts"))},
+	} {
+		bad := bundleConfig(t, false, "true")
+		joinConfig(t, bad, c.namespaces)
+		oneError(t, runtime(t, nil, "--root", root, "create", "--bundle", bad, "bad"), c.want)
+		if _, err := os.Stat(filepath.Join(root, "bad")); err == nil {
+			t.Fatalf("a failed create left its state: %s", c.want)
+		}
+	}
+
+	ok(t, runtime(t, nil, "--root", root, "kill", "a", "KILL"))
+	reap(t, apid)
+	ok(t, runtime(t, nil, "--root", root, "delete", "a"))
+}
+
+// A container joins a mount namespace by path (with its user namespace,
+// which owns it), made by unshare(1) as runtime-tools' linux_ns_path
+// makes it: the root is set up inside it, as runc does, so root.path
+// must be reachable there.
+func TestRuntimeJoinMountNamespace(t *testing.T) {
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	holder := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	hpid := holder.Process.Pid
+	self := nsLink(t, os.Getpid(), "mnt")
+	waitFor(t, func() bool { l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", hpid)); return l != "" && l != self })
+
+	bundle := bundleConfig(t, false, "sh", "-c", "cat /proc/self/uid_map; echo $$")
+	joinConfig(t, bundle, fmt.Sprintf(`[{"type": "pid"}, {"type": "mount", "path": "/proc/%d/ns/mnt"}, {"type": "user", "path": "/proc/%d/ns/user"}]`, hpid, hpid))
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	pid := createWith(t, root, bundle, "m", out)
+	for _, n := range []string{"mnt", "user"} {
+		if got, want := nsLink(t, pid, n), nsLink(t, hpid, n); got != want {
+			t.Errorf("%s namespace: %s, want the holder's %s", n, got, want)
+		}
+	}
+	ok(t, runtime(t, nil, "--root", root, "start", "m"))
+	if ws := reap(t, pid); ws.ExitStatus() != 0 {
+		t.Fatalf("exit %v", ws)
+	}
+	got, _ := os.ReadFile(out.Name())
+	f := strings.Fields(string(got))
+	if len(f) != 4 || f[0] != "0" || f[1] != strconv.Itoa(os.Getuid()) || f[3] != "1" {
+		t.Fatalf("the container printed %q, want the holder's uid_map and pid 1 of a new pid namespace", got)
+	}
+	ok(t, runtime(t, nil, "--root", root, "delete", "m"))
+	// The holder outlives the container that joined it.
+	time.Sleep(50 * time.Millisecond)
+	if err := unix.Kill(hpid, 0); err != nil {
+		t.Fatalf("the holder of the mount namespace: %v", err)
+	}
+}
