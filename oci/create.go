@@ -99,6 +99,10 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	}
 	argv := []string{"rbox-runtime", InitArg}
 	env := []string{syncEnv + "=" + strconv.Itoa(3+o.PreserveFDs), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+	// With process.terminal the container's stdio is the pty, and the
+	// init keeps none of create's (it gets /dev/null, as runc's does):
+	// containerd's shim reads create's stdout and stderr to their end,
+	// which an init holding them until start would never give it.
 	var proc *os.Process
 	var writeMaps func(pid int) error
 	if joinsAny(b) {
@@ -122,12 +126,12 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 		cmd := &exec.Cmd{
 			Path:        "/proc/self/exe",
 			Args:        argv,
-			Stdin:       os.Stdin,
-			Stdout:      os.Stdout,
-			Stderr:      os.Stderr,
 			ExtraFiles:  append(extra, child),
 			Env:         env,
 			SysProcAttr: attr,
+		}
+		if !b.Process.Terminal {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		}
 		err = cmd.Start()
 		child.Close()

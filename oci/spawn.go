@@ -29,7 +29,8 @@ import (
 // handlers back to SIG_DFL and the mask restored; [new user namespace:
 // every capability raised as an ambient one, which the execve of an
 // unmapped or non-root uid keeps]; the sync socket and the preserved
-// descriptors in place; execveat of the runtime, opened before any join
+// descriptors in place (/dev/null as stdio with process.terminal);
+// execveat of the runtime, opened before any join
 // (a joined mount namespace may have no /proc/self).
 
 // Steps of S and I, reported when one fails; a join is stepJoin+i.
@@ -125,6 +126,7 @@ type spawnAttr struct {
 	sync       uintptr // the sync socket, moved to syncTarget
 	syncTarget uintptr
 	keep       uintptr // preserved descriptors 3 .. 3+keep-1
+	null       int     // >= 0: /dev/null, to become 0, 1 and 2
 
 	resetSigs uint64
 	dfl       sigaction
@@ -143,7 +145,7 @@ type sigaction struct {
 // sync becomes descriptor 3+preserve.
 func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (int, error) {
 	joins, flags := joinPlan(b)
-	a := &spawnAttr{clone: unix.CLONE_PARENT | unix.CLONE_VFORK | flags, keep: uintptr(preserve)}
+	a := &spawnAttr{clone: unix.CLONE_PARENT | unix.CLONE_VFORK | flags, keep: uintptr(preserve), null: -1}
 	// Every descriptor S and I use lies above the ones I ends up with.
 	above := 3 + preserve + 1
 	var closeFDs []int
@@ -177,6 +179,12 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 		return 0, fmt.Errorf("open the runtime (/proc/self/exe): %w", err)
 	}
 	a.exe = uintptr(exe)
+	if b.Process.Terminal {
+		// The init keeps none of create's stdio (see Create).
+		if a.null, err = open("/dev/null"); err != nil {
+			return 0, fmt.Errorf("open /dev/null: %w", err)
+		}
+	}
 	s, err := unix.FcntlInt(sync.Fd(), unix.F_DUPFD_CLOEXEC, above)
 	if err != nil {
 		return 0, fmt.Errorf("sync socket: %w", err)
@@ -334,6 +342,11 @@ func spawnStep(a *spawnAttr) (uintptr, syscall.Errno) {
 		}
 	}
 	step = spawnFDs
+	for i = 0; a.null >= 0 && i < 3; i++ {
+		if _, _, err = syscall.RawSyscall(unix.SYS_DUP3, uintptr(a.null), i, 0); err != 0 {
+			goto failI
+		}
+	}
 	if _, _, err = syscall.RawSyscall(unix.SYS_DUP3, a.sync, a.syncTarget, 0); err != 0 {
 		goto failI
 	}
