@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -11,27 +12,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A config that joins namespaces by path starts its init through a step
-// of raw syscalls, as runc's nsexec does in C before its Go runtime
-// starts: setns of a user, mount or time namespace refuses a
-// multithreaded caller, and a joined pid namespace is one for the
-// caller's children only. Create clones the step S (CLONE_VFORK, no
-// CLONE_VM, so it writes its own copy of the memory); S is single
-// threaded and joins the namespaces, user first, then clones the init I
-// with the new namespaces the config asks for (owned by the joined user
-// namespace, if any) and CLONE_PARENT, so that I is create's child like
-// the init of a config without joins; S exits once I has executed the
-// runtime (CLONE_VFORK again). I reads its namespaces' order from
-// nothing but a: both run spawnJoined's nosplit code alone, as
-// userns/forkexec.go's child does.
+// A process that joins namespaces starts through a step of raw
+// syscalls, as runc's nsexec does in C before its Go runtime starts:
+// setns of a user, mount or time namespace refuses a multithreaded
+// caller, and a joined pid namespace is one for the caller's children
+// only. spawn clones the step S (CLONE_VFORK, no CLONE_VM, so it writes
+// its own copy of the memory); S is single threaded and joins the
+// namespaces, user first, then clones the process I with the new
+// namespaces asked for (owned by the joined user namespace, if any) and
+// CLONE_PARENT, so that I is the caller's child; S exits once I has
+// executed the runtime (CLONE_VFORK again). S and I run spawnStep's
+// nosplit code alone, as userns/forkexec.go's child does. Create starts
+// the init of a config that joins a namespace by path this way, exec
+// every process (in the namespaces of the container's that differ from
+// the runtime's).
 //
-// S's steps: setns each namespace in joinOrder. I's steps: the signal
-// handlers back to SIG_DFL and the mask restored; [new user namespace:
-// every capability raised as an ambient one, which the execve of an
-// unmapped or non-root uid keeps]; the sync socket and the preserved
-// descriptors in place (/dev/null as stdio with process.terminal);
-// execveat of the runtime, opened before any join
-// (a joined mount namespace may have no /proc/self).
+// S's steps: setns each namespace in order. I's steps: the signal
+// handlers back to SIG_DFL and the mask restored; [a user namespace, new
+// or joined: every capability raised as an ambient one, which the execve
+// of an unmapped or non-root uid keeps]; [/dev/null as stdio]; the
+// passed descriptors in place; execveat of the runtime by a descriptor
+// opened before any join (a joined mount namespace may have no
+// /proc/self).
 
 // Steps of S and I, reported when one fails; a join is stepJoin+i.
 const (
@@ -108,14 +110,28 @@ type spawnResult struct {
 	pid   int32
 }
 
-// spawnAttr is everything S and I read, prepared by spawnJoined.
+// spawnSpec is a process to start through S: create's init, or exec's
+// process.
+type spawnSpec struct {
+	joins   []nsJoin // in order; an index < 0 is the container's own
+	flags   uintptr  // the new namespaces of the child
+	ambient bool     // every capability raised as an ambient one
+	exe     int      // executed by descriptor
+	argv    []string
+	env     []string
+	keep    int        // descriptors 3 .. 3+keep-1 stay as they are
+	files   []*os.File // become 3+keep, 3+keep+1, ...
+	null    bool       // /dev/null as stdio
+}
+
+// spawnAttr is everything S and I read, prepared by spawn.
 type spawnAttr struct {
 	fds   [8]uintptr
 	types [8]uintptr
 	n     uintptr
 
 	clone   uintptr // CLONE_PARENT|CLONE_VFORK|new namespaces
-	newUser bool
+	ambient bool
 	capHdr  unix.CapUserHeader
 	capData [2]unix.CapUserData
 	lastCap uintptr
@@ -123,8 +139,8 @@ type spawnAttr struct {
 	exe        uintptr
 	empty      *byte
 	argv, envv **byte
-	sync       uintptr // the sync socket, moved to syncTarget
-	syncTarget uintptr
+	src, dst   [8]uintptr // descriptors moved into place
+	moves      uintptr
 	keep       uintptr // preserved descriptors 3 .. 3+keep-1
 	null       int     // >= 0: /dev/null, to become 0, 1 and 2
 
@@ -140,62 +156,74 @@ type sigaction struct {
 	mask                     uint64
 }
 
-// spawnJoined starts the init (argv, env) through S and returns its pid,
-// a child of this process. preserve descriptors 3.. stay as they are;
-// sync becomes descriptor 3+preserve.
-func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (int, error) {
-	joins, flags := joinPlan(b)
-	a := &spawnAttr{clone: unix.CLONE_PARENT | unix.CLONE_VFORK | flags, keep: uintptr(preserve), null: -1}
+func (j nsJoin) what() string {
+	if j.index < 0 {
+		return fmt.Sprintf("the container's %s namespace %q", j.ns.Type, j.ns.Path)
+	}
+	return fmt.Sprintf("linux.namespaces[%d]: %s namespace %q", j.index, j.ns.Type, j.ns.Path)
+}
+
+// spawn starts sp through S and returns the pid of its process, a child
+// of this process.
+func spawn(sp spawnSpec) (int, error) {
+	if len(sp.joins) > 8 || len(sp.files) > 8 {
+		return 0, fmt.Errorf("spawn: %d namespaces and %d descriptors, at most 8 each", len(sp.joins), len(sp.files))
+	}
+	a := &spawnAttr{clone: unix.CLONE_PARENT | unix.CLONE_VFORK | sp.flags, keep: uintptr(sp.keep), null: -1, ambient: sp.ambient}
 	// Every descriptor S and I use lies above the ones I ends up with.
-	above := 3 + preserve + 1
+	above := 3 + sp.keep + len(sp.files)
 	var closeFDs []int
 	defer func() {
 		for _, fd := range closeFDs {
 			unix.Close(fd)
 		}
 	}()
-	open := func(p string) (int, error) {
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return -1, err
-		}
+	high := func(fd int) (int, error) {
 		hi, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, above)
-		unix.Close(fd)
 		if err == nil {
 			closeFDs = append(closeFDs, hi)
 		}
 		return hi, err
 	}
-	for i, j := range joins {
+	open := func(p string) (int, error) {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(fd)
+		return high(fd)
+	}
+	for i, j := range sp.joins {
 		fd, err := open(j.ns.Path)
 		if err != nil {
-			return 0, fmt.Errorf("linux.namespaces[%d]: %s namespace %q: %w", j.index, j.ns.Type, j.ns.Path, err)
+			return 0, fmt.Errorf("%s: %w", j.what(), err)
 		}
 		a.fds[i], a.types[i] = uintptr(fd), cloneFlag[j.ns.Type]
 	}
-	a.n = uintptr(len(joins))
-	exe, err := open("/proc/self/exe")
+	a.n = uintptr(len(sp.joins))
+	exe, err := high(sp.exe)
 	if err != nil {
-		return 0, fmt.Errorf("open the runtime (/proc/self/exe): %w", err)
+		return 0, fmt.Errorf("the runtime's descriptor: %w", err)
 	}
 	a.exe = uintptr(exe)
-	if b.Process.Terminal {
-		// The init keeps none of create's stdio (see Create).
+	for i, f := range sp.files {
+		fd, err := high(int(f.Fd()))
+		if err != nil {
+			return 0, fmt.Errorf("pass descriptor %d: %w", 3+sp.keep+i, err)
+		}
+		a.src[i], a.dst[i] = uintptr(fd), uintptr(3+sp.keep+i)
+	}
+	a.moves = uintptr(len(sp.files))
+	if sp.null {
 		if a.null, err = open("/dev/null"); err != nil {
 			return 0, fmt.Errorf("open /dev/null: %w", err)
 		}
 	}
-	s, err := unix.FcntlInt(sync.Fd(), unix.F_DUPFD_CLOEXEC, above)
-	if err != nil {
-		return 0, fmt.Errorf("sync socket: %w", err)
-	}
-	closeFDs = append(closeFDs, s)
-	a.sync, a.syncTarget = uintptr(s), uintptr(3+preserve)
-	if flags&unix.CLONE_NEWUSER != 0 {
-		a.newUser = true
-		a.lastCap = uintptr(lastCap())
+	if sp.ambient {
+		last := lastCap()
+		a.lastCap = uintptr(last)
 		a.capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-		for c := 0; c <= lastCap(); c++ {
+		for c := 0; c <= last; c++ {
 			w := &a.capData[c/32]
 			w.Effective |= 1 << (c % 32)
 			w.Permitted |= 1 << (c % 32)
@@ -205,11 +233,11 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 	if a.empty, err = syscall.BytePtrFromString(""); err != nil {
 		return 0, err
 	}
-	av, err := syscall.SlicePtrFromStrings(argv)
+	av, err := syscall.SlicePtrFromStrings(sp.argv)
 	if err != nil {
 		return 0, err
 	}
-	ev, err := syscall.SlicePtrFromStrings(env)
+	ev, err := syscall.SlicePtrFromStrings(sp.env)
 	if err != nil {
 		return 0, err
 	}
@@ -217,7 +245,7 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 
 	page, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return 0, fmt.Errorf("map the init's result page: %w", err)
+		return 0, fmt.Errorf("map the child's result page: %w", err)
 	}
 	defer unix.Munmap(page)
 	a.result = (*spawnResult)(unsafe.Pointer(&page[0]))
@@ -247,9 +275,9 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 	}
 	r := *a.result
 	switch {
-	case r.step >= spawnJoin && int(r.step-spawnJoin) < len(joins):
-		j := joins[r.step-spawnJoin]
-		return 0, fmt.Errorf("linux.namespaces[%d]: join the %s namespace %q: %w", j.index, j.ns.Type, j.ns.Path, syscall.Errno(r.errno))
+	case r.step >= spawnJoin && int(r.step-spawnJoin) < len(sp.joins):
+		j := sp.joins[r.step-spawnJoin]
+		return 0, fmt.Errorf("%s: join it: %w", j.what(), syscall.Errno(r.errno))
 	case r.step != spawnNone:
 		if r.pid > 0 {
 			// I failed before its execve and exited: reap it.
@@ -259,11 +287,32 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 		if int(r.step) < len(spawnStepNames) {
 			name = spawnStepNames[r.step]
 		}
-		return 0, fmt.Errorf("start the container's init: %s: %w", name, syscall.Errno(r.errno))
+		return 0, fmt.Errorf("%s: %w", name, syscall.Errno(r.errno))
 	case r.pid <= 0:
-		return 0, fmt.Errorf("start the container's init: the step ended (%v) before it", ws)
+		return 0, fmt.Errorf("the step before the process ended (%v) without it", ws)
 	}
 	return int(r.pid), nil
+}
+
+// spawnJoined starts create's init (argv, env) through S: preserve
+// descriptors 3.. stay as they are, sync becomes 3+preserve.
+func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (int, error) {
+	joins, flags := joinPlan(b)
+	exe, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open the runtime (/proc/self/exe): %w", err)
+	}
+	defer unix.Close(exe)
+	user := false
+	for _, ns := range b.Namespaces {
+		user = user || ns.Type == specs.UserNamespace
+	}
+	pid, err := spawn(spawnSpec{joins: joins, flags: flags, ambient: user, exe: exe, argv: argv, env: env,
+		keep: preserve, files: []*os.File{sync}, null: b.Process.Terminal})
+	if err != nil && !strings.HasPrefix(err.Error(), "linux.namespaces[") {
+		err = fmt.Errorf("start the container's init: %w", err)
+	}
+	return pid, err
 }
 
 // handledSignals returns the signals that have a handler (the Go
@@ -329,7 +378,7 @@ func spawnStep(a *spawnAttr) (uintptr, syscall.Errno) {
 		}
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
-	if a.newUser {
+	if a.ambient {
 		step = spawnCaps
 		if _, _, err = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr)), uintptr(unsafe.Pointer(&a.capData[0])), 0); err != 0 {
 			goto failI
@@ -347,8 +396,10 @@ func spawnStep(a *spawnAttr) (uintptr, syscall.Errno) {
 			goto failI
 		}
 	}
-	if _, _, err = syscall.RawSyscall(unix.SYS_DUP3, a.sync, a.syncTarget, 0); err != 0 {
-		goto failI
+	for i = 0; i < a.moves; i++ {
+		if _, _, err = syscall.RawSyscall(unix.SYS_DUP3, a.src[i], a.dst[i], 0); err != 0 {
+			goto failI
+		}
 	}
 	for i = 3; i < 3+a.keep; i++ {
 		if _, _, err = syscall.RawSyscall(unix.SYS_FCNTL, i, unix.F_SETFD, 0); err != 0 {

@@ -111,7 +111,7 @@ func TestRuntimeJoinNamespaces(t *testing.T) {
 		{`[{"type": "mount"}, {"type": "network", "path": "/nonexistent/net"}]`,
 			`linux.namespaces[1]: network namespace "/nonexistent/net": no such file or directory`},
 		{fmt.Sprintf(`[{"type": "mount"}, {"type": "user", "path": %q}, {"type": "ipc", "path": %q}]`, ns("user"), ns("uts")),
-			fmt.Sprintf(`linux.namespaces[2]: join the ipc namespace %q: invalid argument`, ns("uts"))},
+			fmt.Sprintf(`linux.namespaces[2]: ipc namespace %q: join it: invalid argument`, ns("uts"))},
 	} {
 		bad := bundleConfig(t, false, "true")
 		joinConfig(t, bad, c.namespaces)
@@ -170,4 +170,80 @@ func TestRuntimeJoinMountNamespace(t *testing.T) {
 	if err := unix.Kill(hpid, 0); err != nil {
 		t.Fatalf("the holder of the mount namespace: %v", err)
 	}
+}
+
+// A foreground exec (as CRI-O streams one) passes the signals it gets
+// on to the exec'd process and exits with its status: the trap's code,
+// or 128+N for a process the signal ended; nothing of it is left.
+func TestRuntimeExecSignals(t *testing.T) {
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	bundle := bundleConfig(t, false, "sh", "-c", "echo ready; exec sleep 60")
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	pid := createWith(t, root, bundle, "sig", out)
+	t.Cleanup(func() { runtime(t, nil, "--root", root, "delete", "--force", "sig") })
+	ok(t, runtime(t, nil, "--root", root, "start", "sig"))
+	waitFor(t, func() bool { b, _ := os.ReadFile(out.Name()); return string(b) == "ready\n" })
+
+	for _, c := range []struct {
+		sig    unix.Signal
+		script string
+		code   int
+		says   string
+	}{
+		{unix.SIGTERM, `trap "echo got TERM; exit 11" TERM`, 11, "got TERM"},
+		{unix.SIGINT, `trap "echo got INT; exit 12" INT`, 12, "got INT"},
+		{unix.SIGHUP, `trap "echo got HUP; exit 13" HUP`, 13, "got HUP"},
+		{unix.SIGUSR1, `trap "echo got USR1; exit 14" USR1`, 14, "got USR1"},
+		{unix.SIGUSR2, `trap "echo got USR2; exit 15" USR2`, 15, "got USR2"},
+		{unix.SIGWINCH, `trap "echo got WINCH; exit 16" WINCH`, 16, "got WINCH"},
+		{unix.SIGTERM, `:`, 128 + 15, ""}, // no trap: TERM ends it
+	} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			eout := filepath.Join(t.TempDir(), "exec.out")
+			f, err := os.Create(eout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			pidFile := filepath.Join(t.TempDir(), "exec.pid")
+			cmd := exec.Command(runtimeBin(), "--root", root, "exec", "--pid-file", pidFile, "sig", "sh", "-c", c.script+"; echo ready; while :; do sleep 0.1; done")
+			cmd.Env, cmd.Stdout, cmd.Stderr = []string{}, f, f
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			waitFor(t, func() bool { b, _ := os.ReadFile(eout); return strings.Contains(string(b), "ready\n") })
+			if err := cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("exec did not end after %v", c.sig)
+			}
+			b, _ := os.ReadFile(eout)
+			if code := cmd.ProcessState.ExitCode(); code != c.code || !strings.Contains(string(b), c.says) {
+				t.Fatalf("after %v: exit %d, output %q; want %d and %q", c.sig, code, b, c.code, c.says)
+			}
+			// The exec'd process is gone, reaped by the runtime.
+			b, _ = os.ReadFile(pidFile)
+			epid, err := strconv.Atoi(string(b))
+			if err != nil {
+				t.Fatalf("pid file %q", b)
+			}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", epid)); err == nil {
+				t.Fatalf("the exec'd process %d outlived the exec", epid)
+			}
+		})
+	}
+	ok(t, runtime(t, nil, "--root", root, "kill", "sig", "KILL"))
+	reap(t, pid)
+	ok(t, runtime(t, nil, "--root", root, "delete", "sig"))
 }
