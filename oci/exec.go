@@ -102,7 +102,11 @@ func Exec(r *Record, o ExecOptions) (*os.Process, error) {
 	statW.Close()
 	if err != nil {
 		reqW.Close()
-		return nil, fmt.Errorf("exec: %w", err)
+		var je *joinError
+		if !errors.As(err, &je) {
+			err = fmt.Errorf("start the process: %w", err)
+		}
+		return nil, err
 	}
 	// The container's process must still be the one whose namespaces
 	// were opened: a pid reused meanwhile would be another's.

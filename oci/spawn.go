@@ -1,10 +1,10 @@
 package oci
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -156,12 +156,25 @@ type sigaction struct {
 	mask                     uint64
 }
 
-func (j nsJoin) what() string {
-	if j.index < 0 {
-		return fmt.Sprintf("the container's %s namespace %q", j.ns.Type, j.ns.Path)
-	}
-	return fmt.Sprintf("linux.namespaces[%d]: %s namespace %q", j.index, j.ns.Type, j.ns.Path)
+// joinError is a namespace that could not be opened or joined.
+type joinError struct {
+	j    nsJoin
+	verb string // "" for the open, "join it" for the setns
+	err  error
 }
+
+func (e *joinError) Error() string {
+	what := fmt.Sprintf("linux.namespaces[%d]: %s namespace %q", e.j.index, e.j.ns.Type, e.j.ns.Path)
+	if e.j.index < 0 {
+		what = fmt.Sprintf("the container's %s namespace %q", e.j.ns.Type, e.j.ns.Path)
+	}
+	if e.verb != "" {
+		what += ": " + e.verb
+	}
+	return what + ": " + e.err.Error()
+}
+
+func (e *joinError) Unwrap() error { return e.err }
 
 // spawn starts sp through S and returns the pid of its process, a child
 // of this process.
@@ -196,7 +209,7 @@ func spawn(sp spawnSpec) (int, error) {
 	for i, j := range sp.joins {
 		fd, err := open(j.ns.Path)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", j.what(), err)
+			return 0, &joinError{j, "", err}
 		}
 		a.fds[i], a.types[i] = uintptr(fd), cloneFlag[j.ns.Type]
 	}
@@ -277,7 +290,7 @@ func spawn(sp spawnSpec) (int, error) {
 	switch {
 	case r.step >= spawnJoin && int(r.step-spawnJoin) < len(sp.joins):
 		j := sp.joins[r.step-spawnJoin]
-		return 0, fmt.Errorf("%s: join it: %w", j.what(), syscall.Errno(r.errno))
+		return 0, &joinError{j, "join it", syscall.Errno(r.errno)}
 	case r.step != spawnNone:
 		if r.pid > 0 {
 			// I failed before its execve and exited: reap it.
@@ -309,7 +322,8 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 	}
 	pid, err := spawn(spawnSpec{joins: joins, flags: flags, ambient: user, exe: exe, argv: argv, env: env,
 		keep: preserve, files: []*os.File{sync}, null: b.Process.Terminal})
-	if err != nil && !strings.HasPrefix(err.Error(), "linux.namespaces[") {
+	var je *joinError
+	if err != nil && !errors.As(err, &je) {
 		err = fmt.Errorf("start the container's init: %w", err)
 	}
 	return pid, err
