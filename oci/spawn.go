@@ -35,7 +35,7 @@ import (
 // opened before any join (a joined mount namespace may have no
 // /proc/self).
 
-// Steps of S and I, reported when one fails; a join is stepJoin+i.
+// Steps of S and I, reported when one fails; a join is spawnJoin+i.
 const (
 	spawnNone uint32 = iota
 	spawnClone
@@ -47,7 +47,7 @@ const (
 )
 
 var spawnStepNames = [...]string{
-	spawnClone: "clone the init", spawnCaps: "capset", spawnAmbient: "raise the ambient capabilities",
+	spawnClone: "clone the process", spawnCaps: "capset", spawnAmbient: "raise the ambient capabilities",
 	spawnFDs: "pass the descriptors", spawnExec: "execute the runtime",
 }
 
@@ -66,7 +66,8 @@ var cloneFlag = map[specs.LinuxNamespaceType]uintptr{
 	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
 }
 
-// nsJoin is one namespace joined by path: its index in linux.namespaces.
+// nsJoin is one namespace joined by path, and its index in
+// linux.namespaces (-1: one of the container's, which exec joins).
 type nsJoin struct {
 	index int
 	ns    Namespace
