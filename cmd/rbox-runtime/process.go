@@ -136,8 +136,8 @@ func runExec(e *env, name string, args []string) error {
 		proc = &p
 	}
 	switch {
-	case proc.Terminal && *consoleSocket == "":
-		return errors.New("process.terminal is true: give --console-socket SOCK to receive the pty's master")
+	case proc.Terminal && *consoleSocket == "" && *detach:
+		return errors.New("process.terminal is true with --detach: give --console-socket SOCK to receive the pty's master")
 	case !proc.Terminal && *consoleSocket != "":
 		return fmt.Errorf("--console-socket %q given, but process.terminal is false: drop the flag or set process.terminal", *consoleSocket)
 	}
@@ -150,6 +150,15 @@ func runExec(e *env, name string, args []string) error {
 		defer c.Close()
 		o.Console = c
 	}
+	var own *ownConsole
+	if proc.Terminal && *consoleSocket == "" {
+		if own, err = newOwnConsole(); err != nil {
+			return err
+		}
+		defer own.finish()
+		defer own.peer.Close()
+		o.Console = own.peer
+	}
 	// A foreground exec (CRI-O streams exec this way) passes the signals
 	// it gets on to the process, as runc's does: registered before the
 	// process starts, so that none ends the runtime and leaves it behind.
@@ -157,6 +166,9 @@ func runExec(e *env, name string, args []string) error {
 	if !*detach {
 		sigs = make(chan os.Signal, 16)
 		signal.Notify(sigs, forwardedSignals(proc.Terminal)...)
+		if own != nil {
+			signal.Notify(sigs, syscall.SIGWINCH)
+		}
 		defer signal.Stop(sigs)
 	}
 	p, err := oci.Exec(r, o)
@@ -173,11 +185,22 @@ func runExec(e *env, name string, args []string) error {
 	if *detach {
 		return nil
 	}
+	if own != nil {
+		if err := own.start(e.stdin, e.stdout); err != nil {
+			p.Kill()
+			p.Wait()
+			return err
+		}
+	}
 	done := make(chan *os.ProcessState, 1)
 	go func() { ps, _ := p.Wait(); done <- ps }()
 	for {
 		select {
 		case s := <-sigs:
+			if s == syscall.SIGWINCH && own != nil {
+				own.resize()
+				continue
+			}
 			if err := p.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				e.log.debugf("forward %v to the exec'd process %d: %v", s, p.Pid, err)
 			}
@@ -195,8 +218,9 @@ func runExec(e *env, name string, args []string) error {
 
 // forwardedSignals are the signals a foreground exec passes on. With a
 // terminal, SIGWINCH is not among them: the holder of the pty's master
-// (the engine, through --console-socket) resizes it, and the kernel
-// signals the terminal's foreground group itself.
+// resizes it (the engine through --console-socket, or the runtime itself
+// from its stdin's size, ownConsole), and the kernel signals the
+// terminal's foreground group.
 func forwardedSignals(tty bool) []os.Signal {
 	s := []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGCONT}

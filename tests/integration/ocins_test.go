@@ -247,3 +247,96 @@ func TestRuntimeExecSignals(t *testing.T) {
 	reap(t, pid)
 	ok(t, runtime(t, nil, "--root", root, "delete", "sig"))
 }
+
+// exec --tty in the foreground without --console-socket, as CRI-O runs a
+// streamed exec with a terminal: the runtime holds the pty, copies it to
+// and from its own stdio (a terminal here), gives it that terminal's
+// size and, at SIGWINCH, its new size.
+func TestRuntimeExecOwnTTY(t *testing.T) {
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	bundle := bundleConfig(t, false, "sh", "-c", "echo ready; exec sleep 60")
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	pid := createWith(t, root, bundle, "tty", out)
+	t.Cleanup(func() { runtime(t, nil, "--root", root, "delete", "--force", "tty") })
+	ok(t, runtime(t, nil, "--root", root, "start", "tty"))
+	waitFor(t, func() bool { b, _ := os.ReadFile(out.Name()); return string(b) == "ready\n" })
+
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := os.NewFile(uintptr(mfd), "ptmx")
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	sfd, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	slave := os.NewFile(sfd, "pts")
+	unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
+	cmd := exec.Command(runtimeBin(), "--root", root, "exec", "--tty", "tty", "sh", "-c",
+		`tty; stty size; trap "stty size; exit 4" WINCH; echo ready; while :; do sleep 0.1; done`)
+	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = []string{}, slave, slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	defer cmd.Process.Kill()
+	var got strings.Builder
+	lines := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := master.Read(buf)
+			lines <- string(buf[:n])
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	readUntil := func(want string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !strings.Contains(got.String(), want) {
+			select {
+			case s, ok := <-lines:
+				if !ok {
+					t.Fatalf("the terminal closed before %q: %q", want, got.String())
+				}
+				got.WriteString(s)
+			case <-deadline:
+				t.Fatalf("no %q on the terminal: %q", want, got.String())
+			}
+		}
+	}
+	readUntil("ready")
+	if !strings.Contains(got.String(), "/dev/pts/") || !strings.Contains(got.String(), "30 100") {
+		t.Fatalf("the process's terminal and size: %q, want a /dev/pts and 30 100", got.String())
+	}
+	unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120})
+	cmd.Process.Signal(unix.SIGWINCH)
+	readUntil("40 120")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("exec --tty did not end after the resize")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 4 {
+		t.Fatalf("exec --tty exited %d, want the trap's 4; terminal: %q", code, got.String())
+	}
+	oneError(t, runtime(t, nil, "--root", root, "exec", "--tty", "--detach", "tty", "true"), "process.terminal is true with --detach: give --console-socket SOCK")
+
+	ok(t, runtime(t, nil, "--root", root, "kill", "tty", "KILL"))
+	reap(t, pid)
+	ok(t, runtime(t, nil, "--root", root, "delete", "tty"))
+}
