@@ -93,40 +93,66 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	child := os.NewFile(uintptr(fds[1]), "sync-init")
 	defer parent.Close()
 
-	attr, newuidmap, err := cloneAttr(b)
-	if err != nil {
-		child.Close()
-		return 0, err
-	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{"rbox-runtime", InitArg},
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		SysProcAttr: attr,
-	}
+	extra := make([]*os.File, 0, o.PreserveFDs+1)
 	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
-	cmd.Env = []string{syncEnv + "=" + strconv.Itoa(3+o.PreserveFDs), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
-	if err := cmd.Start(); err != nil {
+	argv := []string{"rbox-runtime", InitArg}
+	env := []string{syncEnv + "=" + strconv.Itoa(3+o.PreserveFDs), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+	// With process.terminal the container's stdio is the pty, and the
+	// init keeps none of create's (it gets /dev/null, as runc's does):
+	// containerd's shim reads create's stdout and stderr to their end,
+	// which an init holding them until start would never give it.
+	var proc *os.Process
+	var writeMaps func(pid int) error
+	if joinsAny(b) {
+		pid, err = spawnJoined(b, o.PreserveFDs, child, argv, env)
 		child.Close()
-		return 0, fmt.Errorf("start the container's init: %w", err)
+		if err != nil {
+			return 0, err
+		}
+		if proc, err = os.FindProcess(pid); err != nil {
+			return 0, err
+		}
+		if newUserNS(b) {
+			writeMaps = func(pid int) error { return writeMapsOf(pid, b) }
+		}
+	} else {
+		attr, newuidmap, err := cloneAttr(b)
+		if err != nil {
+			child.Close()
+			return 0, err
+		}
+		cmd := &exec.Cmd{
+			Path:        "/proc/self/exe",
+			Args:        argv,
+			ExtraFiles:  append(extra, child),
+			Env:         env,
+			SysProcAttr: attr,
+		}
+		if !b.Process.Terminal {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		}
+		err = cmd.Start()
+		child.Close()
+		if err != nil {
+			return 0, fmt.Errorf("start the container's init: %w", err)
+		}
+		proc, pid = cmd.Process, cmd.Process.Pid
+		if newuidmap {
+			writeMaps = func(pid int) error { return writeMapsHelper(pid, b) }
+		}
 	}
-	child.Close()
-	pid = cmd.Process.Pid
 	// Until the init reports ready, a failure of ours must not leave it
 	// behind: conmon would wait for a pid it was never told.
 	defer func() {
 		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			proc.Kill()
+			proc.Wait()
 		}
 	}()
-	if newuidmap {
-		if err := writeMapsHelper(pid, b); err != nil {
+	if writeMaps != nil {
+		if err := writeMaps(pid); err != nil {
 			return 0, err
 		}
 	}
@@ -175,24 +201,15 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	}
 }
 
-// cloneAttr is the clone of the init: the namespaces config.json makes
-// new (joined ones are entered by the init itself), and the ID maps,
-// which Go's runtime writes when this process may (root of its user
-// namespace, or a map of its own IDs alone); otherwise newuidmap writes
-// them once the init exists, and the init waits for its config.
+// cloneAttr is the clone of a config that joins no namespace (spawn.go
+// starts the others): the namespaces config.json makes new, and the ID
+// maps, which Go's runtime writes when this process may (root of its
+// user namespace, or a map of its own IDs alone); otherwise newuidmap
+// writes them once the init exists, and the init waits for its config.
 func cloneAttr(b *Bundle) (*syscall.SysProcAttr, bool, error) {
 	attr := &syscall.SysProcAttr{}
 	userNS := false
 	for _, ns := range b.Namespaces {
-		if ns.Path != "" {
-			switch ns.Type {
-			case specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace:
-				// setns of these needs a single-threaded process, which
-				// a Go program never is.
-				return nil, false, fmt.Errorf("%w: linux.namespaces: joining a %s namespace by path (%q)", ErrUnsupported, ns.Type, ns.Path)
-			}
-			continue
-		}
 		switch ns.Type {
 		case specs.UserNamespace:
 			attr.Cloneflags |= unix.CLONE_NEWUSER
@@ -264,6 +281,44 @@ func trimNL(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+func newUserNS(b *Bundle) bool {
+	for _, ns := range b.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeMapsOf writes the init's maps as cloneAttr's would be written:
+// directly where this process may, else through the setuid helpers.
+func writeMapsOf(pid int, b *Bundle) error {
+	if os.Geteuid() != 0 && !ownIDsOnly(b) {
+		return writeMapsHelper(pid, b)
+	}
+	line := func(ms []IDMapping) []byte {
+		var s []byte
+		for _, m := range ms {
+			s = fmt.Appendf(s, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		return s
+	}
+	proc := fmt.Sprintf("/proc/%d/", pid)
+	if os.Geteuid() != 0 {
+		// An unprivileged writer of gid_map must deny setgroups first.
+		if err := os.WriteFile(proc+"setgroups", []byte("deny"), 0); err != nil {
+			return fmt.Errorf("linux.gidMappings: deny setgroups: %w", err)
+		}
+	}
+	if err := os.WriteFile(proc+"uid_map", line(b.UIDMappings), 0); err != nil {
+		return fmt.Errorf("linux.uidMappings: %w", err)
+	}
+	if err := os.WriteFile(proc+"gid_map", line(b.GIDMappings), 0); err != nil {
+		return fmt.Errorf("linux.gidMappings: %w", err)
+	}
+	return nil
 }
 
 // writeMapsHelper writes the init's maps through the setuid helpers,

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -24,7 +22,7 @@ import (
 const ExecArg = "__exec"
 
 // execEnv names the descriptors of an exec: the request, the status
-// pipe, the console socket (-1 without) and the binary's own copy.
+// pipe and the console socket (-1 without).
 const execEnv = "_RBOX_OCI_EXEC"
 
 // ExecOptions are an exec's process and settings.
@@ -48,51 +46,33 @@ type execStatus struct {
 	Prog  string `json:"prog,omitempty"`
 }
 
-// Exec starts o.Process in the container r: nsenter(1) joins the
-// namespaces of the container's process that differ from this process's
-// (setns of a mount or user namespace needs a single-threaded process,
-// which a Go program is not), and executes a sealed copy of this binary
-// there, which sets the process up as the init does and executes it.
-// Exec returns once the process runs (or could not be started: then in
-// ExecError's words), with the command whose pid the engine waits for;
-// nsenter exits with the process's status.
-func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		for _, p := range []string{"/usr/bin/nsenter", "/bin/nsenter"} {
-			if _, serr := os.Stat(p); serr == nil {
-				nsenter, err = p, nil
-				break
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("exec needs nsenter (util-linux): %w", err)
-		}
-	}
+// Exec starts o.Process in the container r: spawn.go's step joins the
+// namespaces of the container's process that differ from this process's,
+// user first, and executes a sealed copy of this binary there, which
+// sets the process up as the init does and executes it. Exec returns
+// once the process runs (or could not be started: then in ExecError's
+// words), with the process, this process's child: its pid is the one
+// the engine waits for and signals.
+func Exec(r *Record, o ExecOptions) (*os.Process, error) {
 	pfd, err := openRecorded(r)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(pfd)
-	args := []string{"--target", strconv.Itoa(r.Pid)}
-	for _, ns := range []struct{ name, flag string }{
-		{"user", "--user"}, {"mnt", "--mount"}, {"uts", "--uts"}, {"ipc", "--ipc"},
-		{"net", "--net"}, {"pid", "--pid"}, {"cgroup", "--cgroup"}, {"time", "--time"},
-	} {
-		theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", r.Pid, ns.name))
+	var joins []nsJoin
+	user := false
+	for _, t := range nsOrder {
+		name := procNSName[t]
+		p := fmt.Sprintf("/proc/%d/ns/%s", r.Pid, name)
+		theirs, err := os.Readlink(p)
 		if err != nil {
 			continue // a kernel without it
 		}
-		if ours, _ := os.Readlink("/proc/self/ns/" + ns.name); ours != theirs {
-			args = append(args, ns.flag)
-			if ns.name == "user" {
-				// The process takes its own IDs; nsenter's setgroups
-				// would fail where the namespace denies it.
-				args = append(args, "--preserve-credentials")
-			}
+		if ours, _ := os.Readlink("/proc/self/ns/" + name); ours != theirs {
+			joins = append(joins, nsJoin{-1, Namespace{Type: t, Path: p}})
+			user = user || t == specs.UserNamespace
 		}
 	}
-	args = append(args, "--root", "--wd")
 	exe, err := sealedSelf()
 	if err != nil {
 		return nil, err
@@ -109,37 +89,49 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 		return nil, err
 	}
 	defer statR.Close()
-	cmd := exec.Command(nsenter)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
 	n := 3 + o.PreserveFDs
 	console := -1
-	cmd.ExtraFiles = append(cmd.ExtraFiles, exe, reqR, statW)
+	files := []*os.File{reqR, statW}
 	if o.Console != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, o.Console)
-		console = n + 3
+		files = append(files, o.Console)
+		console = n + 2
 	}
-	cmd.Args = append(append([]string{"nsenter"}, args...), "--", fmt.Sprintf("/proc/self/fd/%d", n), ExecArg)
-	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d,%d", execEnv, n+1, n+2, console, n), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
-	if err := cmd.Start(); err != nil {
-		reqW.Close()
-		statW.Close()
-		return nil, fmt.Errorf("start nsenter: %w", err)
-	}
+	env := []string{fmt.Sprintf("%s=%d,%d,%d", execEnv, n, n+1, console), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+	pid, err := spawn(spawnSpec{joins: joins, ambient: user, exe: int(exe.Fd()), argv: []string{"rbox-runtime", ExecArg}, env: env,
+		keep: o.PreserveFDs, files: files})
 	statW.Close()
+	if err != nil {
+		reqW.Close()
+		var je *joinError
+		if !errors.As(err, &je) {
+			err = fmt.Errorf("start the process: %w", err)
+		}
+		return nil, err
+	}
+	// The container's process must still be the one whose namespaces
+	// were opened: a pid reused meanwhile would be another's.
+	if err := unix.PidfdSendSignal(pfd, 0, nil, 0); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		reqW.Close()
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return nil, fmt.Errorf("container %q: %w", r.ID, ErrNotRunning)
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		reqW.Close()
+		return nil, err
+	}
 	go func() {
 		json.NewEncoder(reqW).Encode(execRequest{Process: o.Process, Seccomp: o.Seccomp})
 		reqW.Close()
 	}()
 	b, _ := io.ReadAll(io.LimitReader(statR, 1<<16))
 	if len(b) == 0 {
-		// The pipe closed at the process's execve: it runs. (nsenter
-		// failing before that says so on stderr and exits.)
-		return cmd, nil
+		// The pipe closed at the process's execve: it runs.
+		return proc, nil
 	}
-	cmd.Wait()
+	proc.Wait()
 	var st execStatus
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("exec: %s", strings.TrimSpace(string(b)))
@@ -148,6 +140,13 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 		return nil, ExecError(st.Prog, unix.Errno(st.Errno))
 	}
 	return nil, errors.New(st.Msg)
+}
+
+// procNSName is a namespace type's name under /proc/PID/ns.
+var procNSName = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace: "user", specs.MountNamespace: "mnt", specs.PIDNamespace: "pid",
+	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }
 
 // openRecorded pins the container's process, checking it is the one
@@ -193,12 +192,11 @@ func sealedSelf() (*os.File, error) {
 // becomes the requested program. It never returns.
 func ExecMain() {
 	runtime.LockOSThread()
-	var req, stat, console, exe int
-	if _, err := fmt.Sscanf(os.Getenv(execEnv), "%d,%d,%d,%d", &req, &stat, &console, &exe); err != nil {
+	var req, stat, console int
+	if _, err := fmt.Sscanf(os.Getenv(execEnv), "%d,%d,%d", &req, &stat, &console); err != nil {
 		fmt.Fprintln(os.Stderr, "rbox-runtime: this runs a process in a container; use rbox-runtime exec")
 		os.Exit(1)
 	}
-	unix.Close(exe)
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	for _, fd := range []int{req, stat, console} {
 		if fd >= 0 {

@@ -94,22 +94,21 @@ func (in *initState) setup(fifoPath string) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("open %q: %w", fifoPath, err)
 	}
-	newMount := false
+	// The namespaces given by path are joined already (spawn.go).
+	mountNS := false
 	for _, ns := range b.Namespaces {
 		switch {
 		case ns.Type == specs.UserNamespace && ns.Path == "":
 			in.userNS = true
-		case ns.Type == specs.MountNamespace && ns.Path == "":
-			newMount = true
+		case ns.Type == specs.MountNamespace:
+			// A joined one is set up as a new one is, as runc does:
+			// root.path must be reachable in it.
+			mountNS = true
 		case ns.Type == specs.TimeNamespace && ns.Path == "":
 			if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
 				return -1, fmt.Errorf("linux.namespaces: new time namespace: %w", err)
 			}
 			if err := writeTimeOffsets(b.TimeOffsets); err != nil {
-				return -1, err
-			}
-		case ns.Path != "":
-			if err := joinNS(ns); err != nil {
 				return -1, err
 			}
 		}
@@ -124,8 +123,8 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			return -1, fmt.Errorf("domainname %q: %w", b.Domainname, err)
 		}
 	}
-	if !newMount {
-		return -1, fmt.Errorf("%w: linux.namespaces: no new mount namespace: rbox-runtime sets the root up in one of the container's own", ErrUnsupported)
+	if !mountNS {
+		return -1, fmt.Errorf("%w: linux.namespaces: no mount namespace: rbox-runtime sets the root up in one of the container's own", ErrUnsupported)
 	}
 	if err := in.mountRoot(); err != nil {
 		return -1, err
@@ -176,26 +175,6 @@ func writeTimeOffsets(offs map[string]specs.LinuxTimeOffset) error {
 	}
 	if err := os.WriteFile("/proc/self/timens_offsets", []byte(sb.String()), 0); err != nil {
 		return fmt.Errorf("linux.timeOffsets: %w", err)
-	}
-	return nil
-}
-
-var nsFlags = map[specs.LinuxNamespaceType]int{
-	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace: unix.CLONE_NEWTIME,
-}
-
-// joinNS enters a namespace by path on this (locked) thread; create has
-// refused the types that need a single-threaded process.
-func joinNS(ns Namespace) error {
-	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("linux.namespaces: %s namespace %q: %w", ns.Type, ns.Path, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Setns(fd, nsFlags[ns.Type]); err != nil {
-		return fmt.Errorf("linux.namespaces: join the %s namespace %q: %w", ns.Type, ns.Path, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -135,8 +136,8 @@ func runExec(e *env, name string, args []string) error {
 		proc = &p
 	}
 	switch {
-	case proc.Terminal && *consoleSocket == "":
-		return errors.New("process.terminal is true: give --console-socket SOCK to receive the pty's master")
+	case proc.Terminal && *consoleSocket == "" && *detach:
+		return errors.New("process.terminal is true with --detach: give --console-socket SOCK to receive the pty's master")
 	case !proc.Terminal && *consoleSocket != "":
 		return fmt.Errorf("--console-socket %q given, but process.terminal is false: drop the flag or set process.terminal", *consoleSocket)
 	}
@@ -149,27 +150,84 @@ func runExec(e *env, name string, args []string) error {
 		defer c.Close()
 		o.Console = c
 	}
-	cmd, err := oci.Exec(r, o)
+	var own *ownConsole
+	if proc.Terminal && *consoleSocket == "" {
+		if own, err = newOwnConsole(); err != nil {
+			return err
+		}
+		defer own.finish()
+		defer own.peer.Close()
+		o.Console = own.peer
+	}
+	// A foreground exec (CRI-O streams exec this way) passes the signals
+	// it gets on to the process, as runc's does: registered before the
+	// process starts, so that none ends the runtime and leaves it behind.
+	var sigs chan os.Signal
+	if !*detach {
+		sigs = make(chan os.Signal, 16)
+		signal.Notify(sigs, forwardedSignals(proc.Terminal)...)
+		if own != nil {
+			signal.Notify(sigs, syscall.SIGWINCH)
+		}
+		defer signal.Stop(sigs)
+	}
+	p, err := oci.Exec(r, o)
 	if err != nil {
 		return err
 	}
 	if *pidFile != "" {
-		if err := writePidFile(absPath(*pidFile), cmd.Process.Pid); err != nil {
-			cmd.Process.Kill()
+		if err := writePidFile(absPath(*pidFile), p.Pid); err != nil {
+			p.Kill()
+			p.Wait()
 			return err
 		}
 	}
 	if *detach {
 		return nil
 	}
-	werr := cmd.Wait()
-	if ee, ok := werr.(*exec.ExitError); ok {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return exitStatus(128 + int(ws.Signal()))
+	if own != nil {
+		if err := own.start(e.stdin, e.stdout); err != nil {
+			p.Kill()
+			p.Wait()
+			return err
 		}
-		return exitStatus(ee.ExitCode())
 	}
-	return werr
+	done := make(chan *os.ProcessState, 1)
+	go func() { ps, _ := p.Wait(); done <- ps }()
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGWINCH && own != nil {
+				own.resize()
+				continue
+			}
+			if err := p.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				e.log.debugf("forward %v to the exec'd process %d: %v", s, p.Pid, err)
+			}
+		case ps := <-done:
+			if ps == nil {
+				return fmt.Errorf("wait for the exec'd process %d", p.Pid)
+			}
+			if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return exitStatus(128 + int(ws.Signal()))
+			}
+			return exitStatus(ps.ExitCode())
+		}
+	}
+}
+
+// forwardedSignals are the signals a foreground exec passes on. With a
+// terminal, SIGWINCH is not among them: the holder of the pty's master
+// resizes it (the engine through --console-socket, or the runtime itself
+// from its stdin's size, ownConsole), and the kernel signals the
+// terminal's foreground group.
+func forwardedSignals(tty bool) []os.Signal {
+	s := []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGCONT}
+	if !tty {
+		s = append(s, syscall.SIGWINCH)
+	}
+	return s
 }
 
 // exitStatus is a status the runtime exits with and says nothing about:

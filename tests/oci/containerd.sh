@@ -183,6 +183,10 @@ check "ctr run -t (tty, under script)" expect_out '/dev/pts/[0-9]+' \
 check "ctr run -d" expect_rc 0 C -n "$NS" "${R[@]}" -d "$IMAGE" c-bg sh -c 'trap "exit 7" USR1; while :; do sleep 0.1; done'
 check "ctr task exec" expect_out '^in-container' C -n "$NS" task exec --fifo-dir "$T/fifo" --exec-id e1 c-bg echo in-container
 check "ctr task exec: the runtime's exec" called '(^| )exec '
+# The runtime's exec --detach returns once the process runs, not when it
+# ends: the shim waits for it before it answers.
+check "ctr task exec -d (a long process, back at once)" expect_rc 0 \
+	timeout -k 2 10 ctr -a "$SOCK" -n "$NS" task exec -d --fifo-dir "$T/fifo" --exec-id e2 c-bg sleep 60
 check "ctr task ps" expect_out '^[0-9]+' C -n "$NS" task ps c-bg
 kill_usr1() {
 	C -n "$NS" task kill -s USR1 c-bg || return 1
