@@ -46,6 +46,9 @@ type CreateOptions struct {
 	Hooks func(pid int) error
 	// Debugf, when set, gets the init's debug lines.
 	Debugf func(format string, a ...any)
+	// Cgroup, when set, is the container's (NewCgroup): the init is
+	// born in it, before it runs anything of the container's.
+	Cgroup *Cgroup
 }
 
 // initMessage is one packet of the create protocol:
@@ -111,7 +114,7 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
 	cmd.Env = []string{syncEnv + "=" + strconv.Itoa(3+o.PreserveFDs), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
-	if err := cmd.Start(); err != nil {
+	if err := startIn(o.Cgroup, cmd); err != nil {
 		child.Close()
 		return 0, fmt.Errorf("start the container's init: %w", err)
 	}

@@ -123,7 +123,13 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 	}
 	cmd.Args = append(append([]string{"nsenter"}, args...), "--", fmt.Sprintf("/proc/self/fd/%d", n), ExecArg)
 	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d,%d", execEnv, n+1, n+2, console, n), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
-	if err := cmd.Start(); err != nil {
+	// The process joins the container's cgroup as it is born: nsenter
+	// and whatever it forks are never outside it.
+	cg, err := r.OpenCgroup()
+	if err == nil {
+		err = startIn(cg, cmd)
+	}
+	if err != nil {
 		reqW.Close()
 		statW.Close()
 		return nil, fmt.Errorf("start nsenter: %w", err)
