@@ -545,7 +545,7 @@ func (c *Cgroup) Destroy(timeout time.Duration) error {
 			break
 		}
 		for _, pid := range pids {
-			unix.Kill(pid, unix.SIGKILL)
+			c.kill(pid)
 		}
 		c.Freeze(false)
 		if time.Now().After(deadline) {
@@ -557,6 +557,32 @@ func (c *Cgroup) Destroy(timeout time.Duration) error {
 		return c.v1.Destroy()
 	}
 	return removeCgroupTree(c.v2)
+}
+
+// kill sends SIGKILL to pid if it is still in the cgroup: the process is
+// pinned by a pidfd first, so a pid reused since cgroup.procs was read
+// is not signalled.
+func (c *Cgroup) kill(pid int) {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // ended since
+	}
+	defer unix.Close(pfd)
+	path := strings.TrimPrefix(c.v2, cgroupRoot)
+	if c.v1 != nil {
+		path = c.v1.Path
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) == 3 && (parts[2] == path || strings.HasPrefix(parts[2], path+"/")) {
+			unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
+			return
+		}
+	}
 }
 
 // removeCgroupTree removes a v2 cgroup and the ones below it, the deepest
