@@ -160,6 +160,7 @@ func TestVMRuntimeCgroup(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "rbox-runtime: warning: rootless: the container runs without a cgroup") {
 		t.Errorf("create with a cgroupsPath the user cannot make: want one warning and success, got\n%s", r)
 	}
+	mustRuntime(t, "", "--root", root, "start", "c2")
 	if r := ociRuntime(t, "", "--root", root, "pause", "c2"); r.code == 0 || !strings.Contains(r.stderr, "runs without a cgroup") {
 		t.Errorf("pause without a cgroup: %s", r)
 	}
