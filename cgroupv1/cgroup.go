@@ -76,8 +76,11 @@ func (c *Cgroup) Dir(ctrl string) string { return c.dirs[ctrl] }
 
 // Create makes the cgroup's directories, and gives each new cpuset the
 // CPUs and memory nodes of its parent (a new cpuset has none, and a task
-// cannot join it then).
-func (c *Cgroup) Create() error {
+// cannot join it then). It reports whether it made the cgroup itself in
+// every hierarchy: one that existed before is not the container's to
+// remove.
+func (c *Cgroup) Create() (made bool, err error) {
+	made = true
 	for _, ctrl := range c.controllers() {
 		dir := c.dirs[ctrl]
 		root := strings.TrimSuffix(dir, c.Path)
@@ -90,18 +93,21 @@ func (c *Cgroup) Create() error {
 			cur = filepath.Join(cur, part)
 			err := os.Mkdir(cur, 0o755)
 			if err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("make cgroup %q: %w", cur, err)
+				return made, fmt.Errorf("make cgroup %q: %w", cur, err)
+			}
+			if err != nil && cur == dir {
+				made = false
 			}
 			if ctrl == "cpuset" {
 				for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 					if err := inherit(parent, cur, f); err != nil {
-						return err
+						return made, err
 					}
 				}
 			}
 		}
 	}
-	return nil
+	return made, nil
 }
 
 // inherit copies the parent's value of file into dir when dir's is empty.

@@ -43,13 +43,19 @@ type CgroupOptions struct {
 type Cgroup struct {
 	v2 string           // the v2 directory
 	v1 *cgroupv1.Cgroup // or the v1 cgroup
+	// made: create made it. A cgroup that existed before (another
+	// container's, a slice of the host's) is joined, but delete neither
+	// kills what else is in it nor removes it, and ps and kill --all
+	// find the container's processes as without a cgroup.
+	made bool
 }
 
 // NewCgroup makes the container's cgroup from linux.cgroupsPath and
 // writes linux.resources into it. It returns nil, and no error, where the
 // container runs without one: --cgroup-manager disabled, rootless on
-// cgroup v1, or rootless where the cgroup cannot be made (one line to
-// o.Debugf or o.Warnf says so, as crun does).
+// cgroup v1, or rootless where the cgroup cannot be made (one line says
+// so, as crun does: a warning when config.json named the path, a debug
+// line otherwise).
 func NewCgroup(b *Bundle, o CgroupOptions) (*Cgroup, error) {
 	debugf := o.Debugf
 	if debugf == nil {
@@ -93,8 +99,14 @@ func NewCgroup(b *Bundle, o CgroupOptions) (*Cgroup, error) {
 	}
 	if err != nil {
 		if o.Rootless && !isConfigError(err) {
-			if o.Warnf != nil {
-				o.Warnf(fmt.Sprintf("rootless: the container runs without a cgroup: %v", err))
+			// Without a cgroupsPath nobody asked for one: a debug line;
+			// a path the engine gave and cannot have is worth a warning.
+			msg := fmt.Sprintf("rootless: the container runs without a cgroup: %v", err)
+			switch {
+			case b.CgroupsPath == "":
+				debugf("%s", msg)
+			case o.Warnf != nil:
+				o.Warnf(msg)
 			}
 			return nil, nil
 		}
@@ -303,15 +315,17 @@ func newCgroup1(path string, b *Bundle) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cg.Create(); err != nil {
-		cg.Destroy()
+	made, err := cg.Create()
+	if err == nil {
+		err = cg.Set(files)
+	}
+	if err != nil {
+		if made {
+			cg.Destroy()
+		}
 		return nil, err
 	}
-	if err := cg.Set(files); err != nil {
-		cg.Destroy()
-		return nil, err
-	}
-	return &Cgroup{v1: cg}, nil
+	return &Cgroup{v1: cg, made: made}, nil
 }
 
 func newCgroup2(path string, b *Bundle) (*Cgroup, error) {
@@ -320,14 +334,14 @@ func newCgroup2(path string, b *Bundle) (*Cgroup, error) {
 		return nil, configError{err}
 	}
 	dir := filepath.Join(cgroupRoot, path)
-	made, err := makeCgroup2(dir)
+	top, err := makeCgroup2(dir)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{v2: dir}
+	c := &Cgroup{v2: dir, made: top != ""}
 	if err := c.set2(files); err != nil {
-		if made != "" {
-			removeCgroupTree(made)
+		if top != "" {
+			removeCgroupTree(top)
 		}
 		return nil, err
 	}
@@ -395,14 +409,16 @@ func (c *Cgroup) set2(files []v2File) error {
 
 // Record sets r's cgroup fields to c (nil: none).
 func (c *Cgroup) Record(r *Record) {
-	r.Cgroup, r.CgroupV1 = "", false
+	r.Cgroup, r.CgroupV1, r.CgroupMade = "", false, false
 	switch {
 	case c == nil:
+		return
 	case c.v1 != nil:
 		r.Cgroup, r.CgroupV1 = c.v1.Path, true
 	default:
 		r.Cgroup = c.v2
 	}
+	r.CgroupMade = c.made
 }
 
 // OpenCgroup is the recorded container's cgroup, nil when it has none.
@@ -415,9 +431,9 @@ func (r *Record) OpenCgroup() (*Cgroup, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Cgroup{v1: cg}, nil
+		return &Cgroup{v1: cg, made: r.CgroupMade}, nil
 	default:
-		return &Cgroup{v2: r.Cgroup}, nil
+		return &Cgroup{v2: r.Cgroup, made: r.CgroupMade}, nil
 	}
 }
 
@@ -533,8 +549,12 @@ func (c *Cgroup) Procs() ([]int, error) {
 
 // Destroy kills what is left in the cgroup (the container's process has
 // ended or been killed; a daemon it left may remain), thaws it so that
-// the kill lands, waits until it is empty and removes it.
+// the kill lands, waits until it is empty and removes it; a cgroup create
+// did not make is left alone.
 func (c *Cgroup) Destroy(timeout time.Duration) error {
+	if !c.made {
+		return nil
+	}
 	deadline := time.Now().Add(timeout)
 	for {
 		pids, err := c.Procs()

@@ -36,6 +36,9 @@ type Record struct {
 	// hierarchy.
 	Cgroup   string `json:"cgroup,omitempty"`
 	CgroupV1 bool   `json:"cgroupV1,omitempty"`
+	// CgroupMade: create made the cgroup (it did not exist), so delete
+	// removes it and what is in it is the container's.
+	CgroupMade bool `json:"cgroupMade,omitempty"`
 	// Paused is set by pause and cleared by resume.
 	Paused bool `json:"paused,omitempty"`
 	// Poststop are the hooks delete runs, kept from config.json at create

@@ -77,7 +77,7 @@ func Processes(r *Record) []int {
 	var out []int
 	cg, _ := r.OpenCgroup()
 	switch {
-	case cg != nil:
+	case cg != nil && cg.made:
 		// The cgroup holds exactly the container's processes, the ones
 		// exec added included.
 		out, _ = cg.Procs()

@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,21 +56,13 @@ func counter(t *testing.T, pid int) int {
 // joins the cgroup, and delete --force of the paused container removes
 // the cgroup.
 func TestCgroupLifecycle(t *testing.T) {
-	rootfs, _ := filepath.Abs("../../testdata/rootfs")
-	switch {
-	case os.Geteuid() != 0 || !initialUserNS():
-		t.Skip("needs root of the host's user namespace: cgroups are made under /sys/fs/cgroup")
-	case !exists(filepath.Join(rootfs, "bin/busybox")):
-		t.Skip("no busybox rootfs: run make testdata")
-	case !exists("/sys/fs/cgroup/memory/cgroup.procs") && !exists("/sys/fs/cgroup/cgroup.controllers"):
-		t.Skip("no cgroup v1 memory hierarchy and no cgroup v2 here")
-	}
+	rootfs := needCgroupRoot(t)
 	tmp := t.TempDir()
 	root := filepath.Join(tmp, "root")
 	cg := fmt.Sprintf("/rbox-runtime-test-%d", os.Getpid())
 	path := cg + "/c1"
 	t.Cleanup(func() {
-		exec.Command(filepath.Join(tmp, "rbox-runtime"), "--root", root, "delete", "--force", "c1").Run()
+		exec.Command(staticRuntime(t), "--root", root, "delete", "--force", "c1").Run()
 		os.Remove(filepath.Join("/sys/fs/cgroup", cg))
 		for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices", "blkio", "perf_event", "net_cls", "net_prio", "hugetlb"} {
 			os.Remove(filepath.Join("/sys/fs/cgroup", c, cg))
@@ -85,36 +78,10 @@ func TestCgroupLifecycle(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tmp, "config.json"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The runtime as engines run it: a static binary (exec runs a copy of
-	// it inside the container's root, where a test binary built with the
-	// race detector finds no dynamic loader).
-	bin := filepath.Join(tmp, "rbox-runtime")
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(goruntime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(gobin, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := staticRuntime(t)
 	must := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--root", root}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		// Files, not pipes: the container keeps the runtime's stdio.
-		out, err := os.CreateTemp(tmp, "out")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out.Close()
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Run(); err != nil {
-			b, _ := os.ReadFile(out.Name())
-			t.Fatalf("rbox-runtime %q: %v: %s", args, err, b)
-		}
-		b, _ := os.ReadFile(out.Name())
-		return string(b)
+		return runStatic(t, bin, stdin, append([]string{"--root", root}, args...)...)
 	}
 	// The test takes the init once create has exited, as conmon does;
 	// the exec'd processes' orphans go to the host's init, which reaps
@@ -222,4 +189,153 @@ func subreaper(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
+}
+
+// needCgroupRoot skips unless the test runs as root of the host's user
+// namespace with a busybox rootfs and cgroups to make; it returns the
+// rootfs.
+func needCgroupRoot(t *testing.T) string {
+	t.Helper()
+	rootfs, _ := filepath.Abs("../../testdata/rootfs")
+	switch {
+	case os.Geteuid() != 0 || !initialUserNS():
+		t.Skip("needs root of the host's user namespace: cgroups are made under /sys/fs/cgroup")
+	case !exists(filepath.Join(rootfs, "bin/busybox")):
+		t.Skip("no busybox rootfs: run make testdata")
+	case !exists("/sys/fs/cgroup/memory/cgroup.procs") && !exists("/sys/fs/cgroup/cgroup.controllers"):
+		t.Skip("no cgroup v1 memory hierarchy and no cgroup v2 here")
+	}
+	return rootfs
+}
+
+var (
+	staticOnce sync.Once
+	staticBin  string
+	staticErr  error
+)
+
+// staticRuntime is the runtime as engines run it, built once: a static
+// binary (exec runs a copy of it inside the container's root, where a
+// test binary built with the race detector finds no dynamic loader).
+func staticRuntime(t *testing.T) string {
+	t.Helper()
+	staticOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rbox-runtime-test")
+		if err != nil {
+			staticErr = err
+			return
+		}
+		staticBin = filepath.Join(dir, "rbox-runtime")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(goruntime.GOROOT(), "bin", "go")
+		}
+		build := exec.Command(gobin, "build", "-o", staticBin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if staticErr != nil {
+		t.Fatal(staticErr)
+	}
+	return staticBin
+}
+
+// runStatic runs the runtime with stdio on a file (the container keeps
+// the runtime's stdio, a pipe would hold Run) and fails the test unless
+// it exits 0.
+func runStatic(t *testing.T, bin, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	b, _ := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatalf("rbox-runtime %q: %v: %s", args, err, b)
+	}
+	return string(b)
+}
+
+// TestCgroupJoined: a cgroupsPath that exists already (a slice of the
+// host's, another container's) is joined, not owned: delete --force of
+// the paused container kills the container alone, and the cgroup and
+// the other process in it stay.
+func TestCgroupJoined(t *testing.T) {
+	rootfs := needCgroupRoot(t)
+	bin := staticRuntime(t)
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root")
+	path := fmt.Sprintf("/rbox-runtime-joined-%d", os.Getpid())
+	var dirs []string
+	if isV2() {
+		dirs = []string{filepath.Join("/sys/fs/cgroup", path)}
+	} else {
+		for _, c := range []string{"memory", "pids", "freezer"} {
+			dirs = append(dirs, filepath.Join("/sys/fs/cgroup", c, path))
+		}
+	}
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		other.Process.Kill()
+		other.Wait()
+		exec.Command(bin, "--root", root, "delete", "--force", "c1").Run()
+		for _, c := range []string{"", "memory", "pids", "cpu", "cpuacct", "cpuset", "freezer", "devices", "blkio", "perf_event", "net_cls", "net_prio", "hugetlb"} {
+			os.Remove(filepath.Join("/sys/fs/cgroup", c, path))
+		}
+	})
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(other.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := fmt.Sprintf(`{"ociVersion": "1.0.2-dev",
+	"process": {"user": {"uid": 0, "gid": 0}, "args": ["sleep", "60"], "env": ["PATH=/bin"], "cwd": "/"},
+	"root": {"path": %q, "readonly": true},
+	"mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+	"linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}], "cgroupsPath": %q, "resources": {"pids": {"limit": 100}}}}`, rootfs, path)
+	if err := os.WriteFile(filepath.Join(tmp, "config.json"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	subreaper(t)
+	runStatic(t, bin, "", "--root", root, "create", "--bundle", tmp, "--pid-file", filepath.Join(tmp, "pid"), "c1")
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	pid, err := strconv.Atoi(readTrim(t, filepath.Join(tmp, "pid")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStatic(t, bin, "", "--root", root, "start", "c1")
+	if ps := runStatic(t, bin, "", "--root", root, "ps", "--format", "json", "c1"); strings.TrimSpace(ps) != fmt.Sprintf("[%d]", pid) {
+		t.Errorf("ps lists %s, want the container's process %d alone", ps, pid)
+	}
+	runStatic(t, bin, "", "--root", root, "pause", "c1")
+	runStatic(t, bin, "", "--root", root, "delete", "--force", "c1")
+	if !zombieOrGone(pid) {
+		t.Errorf("after delete, the container's process %d is left", pid)
+	}
+	if err := other.Process.Signal(unix.Signal(0)); err != nil {
+		t.Errorf("delete killed the other process of the joined cgroup: %v", err)
+	}
+	for _, d := range dirs {
+		if !exists(d) {
+			t.Errorf("delete removed the joined cgroup %s", d)
+		}
+	}
+}
+
+func isV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

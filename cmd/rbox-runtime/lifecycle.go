@@ -264,14 +264,17 @@ func runDelete(e *env, name string, args []string) error {
 			return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (use --force)", id, s)
 		}
 	}
-	// The cgroup goes with the container, and everything in it (the
-	// process, a daemon it left, an exec'd one) is killed first: thawed
-	// too, as a frozen v1 task does not die before it thaws.
+	// The cgroup create made goes with the container, and everything in
+	// it (the process, a daemon it left, an exec'd one) is killed first:
+	// thawed too, as a frozen v1 task does not die before it thaws.
 	if cg, err := r.OpenCgroup(); err != nil {
 		return err
 	} else if cg != nil {
 		if err := cg.Destroy(killTimeout); err != nil {
 			return fmt.Errorf("delete container %q: %w", id, err)
+		}
+		if r.Paused {
+			cg.Freeze(false) // a joined cgroup: the container's own kill must land
 		}
 	}
 	if err := oci.Kill(r, killTimeout); err != nil {
