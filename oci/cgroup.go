@@ -78,6 +78,14 @@ func NewCgroup(b *Bundle, o CgroupOptions) (*Cgroup, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Systemd && o.Rootless && v2 {
+		// A rootless engine names the slices of the user's own manager
+		// (podman's user.slice:libpod:ID), whose tree is delegated to
+		// the user: user@UID.service in the runtime's own cgroup.
+		if own, err := ownCgroup(true); err == nil {
+			path = filepath.Join(userManager(own), path)
+		}
+	}
 	if o.Systemd {
 		if _, err := os.Stat("/run/systemd/system"); err != nil {
 			debugf("--systemd-cgroup: no systemd on this host: linux.cgroupsPath %q made as %q directly", b.CgroupsPath, path)
@@ -209,6 +217,18 @@ func ownCgroup(v2 bool) (string, error) {
 		return "", errors.New("/proc/self/cgroup: no cgroup v2 line")
 	}
 	return "/", nil
+}
+
+// userManager is the cgroup of the user's systemd manager above own
+// (".../user@1000.service"), "/" when own is not under one.
+func userManager(own string) string {
+	parts := strings.Split(own, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "user@") && strings.HasSuffix(p, ".service") {
+			return strings.Join(parts[:i+1], "/")
+		}
+	}
+	return "/"
 }
 
 // systemdPath expands systemd's "slice:prefix:name" the way systemd

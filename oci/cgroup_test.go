@@ -164,3 +164,15 @@ func FuzzSystemdPath(f *testing.F) {
 		}
 	})
 }
+
+func TestUserManager(t *testing.T) {
+	for own, want := range map[string]string{
+		"/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope": "/user.slice/user-1000.slice/user@1000.service",
+		"/user.slice/user-1000.slice/session-3.scope":                         "/",
+		"/": "/",
+	} {
+		if got := userManager(own); got != want {
+			t.Errorf("userManager(%q) = %q, want %q", own, got, want)
+		}
+	}
+}

@@ -154,6 +154,19 @@ func TestVMRuntimeCgroup(t *testing.T) {
 		t.Errorf("after delete, the cgroup %s is left", dir)
 	}
 
+	// --systemd-cgroup rootless: podman's user.slice:libpod:ID names the
+	// slices of the user's own manager, made there directly.
+	b3 := runtimeBundle(t, "exec sleep 60", "user.slice:rbox-runtime-vm:c3", `{"pids": {"limit": 33}}`)
+	mustRuntime(t, "", "--root", root, "--systemd-cgroup", "create", "--bundle", b3, "c3")
+	scope := fmt.Sprintf("/sys/fs/cgroup/user.slice/user-%d.slice/user@%d.service/user.slice/rbox-runtime-vm-c3.scope", os.Getuid(), os.Getuid())
+	if got, _ := os.ReadFile(filepath.Join(scope, "pids.max")); strings.TrimSpace(string(got)) != "33" {
+		t.Errorf("--systemd-cgroup: %s/pids.max: %q, want 33", scope, got)
+	}
+	mustRuntime(t, "", "--root", root, "delete", "--force", "c3")
+	if _, err := os.Stat(scope); err == nil {
+		t.Errorf("after delete, %s is left", scope)
+	}
+
 	// An absolute path outside the user's delegation: a warning, no cgroup.
 	b2 := runtimeBundle(t, "exec sleep 60", "/rbox-runtime-vm-abs", `{"pids": {"limit": 50}}`)
 	r := ociRuntime(t, "", "--root", root, "create", "--bundle", b2, "c2")
