@@ -11,8 +11,10 @@ import (
 // File is one cgroup v1 interface file to write: Controller's hierarchy,
 // the file Name in the container's directory there, the Value. Field is
 // the config.json path it comes from, for errors. Optional files are
-// skipped where the kernel lacks them (kernel memory, which kernels
-// since 5.4 no longer limit); a missing required one is an error.
+// skipped where the kernel lacks them (kernel TCP memory); a missing
+// required one is an error. memory.kernel is ignored, as the spec allows:
+// kernels since 5.4 no longer limit kernel memory, and 6.x take the
+// write and do nothing with it.
 type File struct {
 	Controller, Name, Value, Field string
 	Optional                       bool
@@ -61,9 +63,6 @@ func Files(r *specs.LinuxResources) ([]File, error) {
 		}
 		if m.Reservation != nil {
 			add("memory", "memory.soft_limit_in_bytes", limitString(*m.Reservation), "memory.reservation")
-		}
-		if m.Kernel != nil {
-			out = append(out, File{"memory", "memory.kmem.limit_in_bytes", limitString(*m.Kernel), f + "memory.kernel", true})
 		}
 		if m.KernelTCP != nil {
 			out = append(out, File{"memory", "memory.kmem.tcp.limit_in_bytes", limitString(*m.KernelTCP), f + "memory.kernelTCP", true})

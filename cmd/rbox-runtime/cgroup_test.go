@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,9 +225,11 @@ func staticRuntime(t *testing.T) string {
 			return
 		}
 		staticBin = filepath.Join(dir, "rbox-runtime")
+		// go test puts its own go first in PATH.
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(goruntime.GOROOT(), "bin", "go")
+			staticErr = fmt.Errorf("build rbox-runtime: %w", err)
+			return
 		}
 		build := exec.Command(gobin, "build", "-o", staticBin, ".")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
