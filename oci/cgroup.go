@@ -134,154 +134,6 @@ func isConfigError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// isCgroup2 reports whether dir is a cgroup2 mount: a unified host. A
-// hybrid host (v1 hierarchies, a cgroup2 at unified/) is v1 for
-// containers, as runc sees it.
-func isCgroup2(dir string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-}
-
-// cgroupPath is the cgroup's path inside the hierarchy. Absolute paths
-// are taken as given; relative ones (and the ID when none is given) are
-// placed under the runtime's own cgroup on v1 and under its parent on v2
-// (the runtime's own cgroup holds processes, so it cannot give
-// controllers to children), as runc places them. With --systemd-cgroup,
-// "slice:prefix:name" is the scope prefix-name.scope in the slice.
-func cgroupPath(given, id string, systemd, v2 bool) (string, error) {
-	if systemd {
-		if given == "" {
-			given = "system.slice:rbox-runtime:" + id
-		}
-		p, err := systemdPath(given)
-		if err != nil {
-			return "", configError{err}
-		}
-		return p, nil
-	}
-	if given == "" {
-		given = id
-	}
-	if strings.Contains(given, "\x00") {
-		return "", configError{fmt.Errorf("linux.cgroupsPath %q: holds a NUL byte", given)}
-	}
-	if filepath.IsAbs(given) {
-		return cleanCgroupPath(given)
-	}
-	own, err := ownCgroup(v2)
-	if err != nil {
-		return "", err
-	}
-	if v2 {
-		own = filepath.Dir(own)
-	}
-	return cleanCgroupPath(filepath.Join(own, given))
-}
-
-// cleanCgroupPath refuses a path that leaves the hierarchy ("/../x" is
-// cleaned to "/x" by Join, but a literal ".." is a mistake worth naming).
-func cleanCgroupPath(p string) (string, error) {
-	for _, part := range strings.Split(p, "/") {
-		if part == ".." {
-			return "", configError{fmt.Errorf("linux.cgroupsPath %q: holds \"..\": give a path inside the cgroup hierarchy", p)}
-		}
-	}
-	c := filepath.Clean("/" + p)
-	if c == "/" {
-		return "", configError{fmt.Errorf("linux.cgroupsPath %q: is the root cgroup: give a cgroup of the container's own", p)}
-	}
-	return c, nil
-}
-
-// ownCgroup is this process's cgroup: the v2 line of /proc/self/cgroup,
-// or on v1 the memory hierarchy's (all of them agree on a plain host).
-func ownCgroup(v2 bool) (string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return "", err
-	}
-	want := "0::"
-	for _, l := range strings.Split(string(b), "\n") {
-		if v2 {
-			if p, ok := strings.CutPrefix(l, want); ok {
-				return p, nil
-			}
-			continue
-		}
-		parts := strings.SplitN(l, ":", 3)
-		if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), "memory") {
-			return parts[2], nil
-		}
-	}
-	if v2 {
-		return "", errors.New("/proc/self/cgroup: no cgroup v2 line")
-	}
-	return "/", nil
-}
-
-// userManager is the cgroup of the user's systemd manager above own
-// (".../user@1000.service"), "/" when own is not under one.
-func userManager(own string) string {
-	parts := strings.Split(own, "/")
-	for i, p := range parts {
-		if strings.HasPrefix(p, "user@") && strings.HasSuffix(p, ".service") {
-			return strings.Join(parts[:i+1], "/")
-		}
-	}
-	return "/"
-}
-
-// systemdPath expands systemd's "slice:prefix:name" the way systemd
-// names the cgroups: slice a-b.slice lives in a.slice/a-b.slice, the
-// unit is prefix-name.scope (name alone when it ends in .slice).
-func systemdPath(s string) (string, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 {
-		return "", fmt.Errorf("linux.cgroupsPath %q: with --systemd-cgroup, want slice:prefix:name (system.slice:docker:ID)", s)
-	}
-	slice, prefix, name := parts[0], parts[1], parts[2]
-	if slice == "" {
-		slice = "system.slice"
-	}
-	if strings.ContainsAny(s, "/\x00") || name == "" {
-		return "", fmt.Errorf("linux.cgroupsPath %q: with --systemd-cgroup, want slice:prefix:name, without '/'", s)
-	}
-	dir, err := expandSlice(slice)
-	if err != nil {
-		return "", fmt.Errorf("linux.cgroupsPath %q: %w", s, err)
-	}
-	unit := name
-	if !strings.HasSuffix(name, ".slice") {
-		if prefix != "" {
-			unit = prefix + "-" + name
-		}
-		unit += ".scope"
-	}
-	return filepath.Join(dir, unit), nil
-}
-
-// expandSlice is the cgroup directory of a slice: "a-b-c.slice" is
-// /a.slice/a-b.slice/a-b-c.slice, "-.slice" the root.
-func expandSlice(slice string) (string, error) {
-	base, ok := strings.CutSuffix(slice, ".slice")
-	if !ok {
-		return "", fmt.Errorf("slice %q: want a name ending in .slice", slice)
-	}
-	if base == "-" {
-		return "/", nil
-	}
-	if base == "" || strings.HasPrefix(base, "-") || strings.HasSuffix(base, "-") || strings.Contains(base, "--") {
-		return "", fmt.Errorf("slice %q: not a valid slice name", slice)
-	}
-	path, prefix := "/", ""
-	for _, part := range strings.Split(base, "-") {
-		prefix += part
-		path = filepath.Join(path, prefix+".slice")
-		prefix += "-"
-	}
-	return path, nil
-}
-
 // defaultDeviceRules are the devices a container may always use when
 // linux.resources.devices restricts them: runc's and crun's list (null,
 // zero, full, random, urandom, tty, console, ptmx, the pty slaves, and
@@ -290,14 +142,15 @@ func expandSlice(slice string) (string, error) {
 var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Access: "m"}, {Allow: true, Type: "b", Access: "m"},
 	dev("c", 1, 3), dev("c", 1, 5), dev("c", 1, 7), dev("c", 1, 8), dev("c", 1, 9),
-	dev("c", 5, 0), dev("c", 5, 1), dev("c", 5, 2), {Allow: true, Type: "c", Major: ptr(int64(136)), Access: "rwm"},
+	dev("c", 5, 0), dev("c", 5, 1), dev("c", 5, 2), {Allow: true, Type: "c", Major: &ptyMajor, Access: "rwm"},
 }
+
+// ptyMajor is the pty slaves' major number (any minor).
+var ptyMajor int64 = 136
 
 func dev(t string, major, minor int64) specs.LinuxDeviceCgroup {
 	return specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &major, Minor: &minor, Access: "rwm"}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // deviceRules are the devices cgroup rules of the container: the
 // config's, then the defaults and the devices config.json creates, as
@@ -346,85 +199,6 @@ func newCgroup1(path string, b *Bundle) (*Cgroup, error) {
 		return nil, err
 	}
 	return &Cgroup{v1: cg, made: made}, nil
-}
-
-func newCgroup2(path string, b *Bundle) (*Cgroup, error) {
-	files, err := v2Files(b.Resources)
-	if err != nil {
-		return nil, configError{err}
-	}
-	dir := filepath.Join(cgroupRoot, path)
-	top, err := makeCgroup2(dir)
-	if err != nil {
-		return nil, err
-	}
-	c := &Cgroup{v2: dir, made: top != ""}
-	if err := c.set2(files); err != nil {
-		if top != "" {
-			removeCgroupTree(top)
-		}
-		return nil, err
-	}
-	return c, nil
-}
-
-// makeCgroup2 makes dir and the cgroups above it that are missing, and
-// gives each level every controller its parent has (which this process
-// may: rootless, only inside a delegated subtree). It returns the top
-// directory it made, for cleanup.
-func makeCgroup2(dir string) (string, error) {
-	rel := strings.TrimPrefix(dir, cgroupRoot)
-	cur, made := cgroupRoot, ""
-	for _, part := range strings.Split(strings.Trim(rel, "/"), "/") {
-		enableControllers(cur)
-		cur = filepath.Join(cur, part)
-		err := os.Mkdir(cur, 0o755)
-		switch {
-		case err == nil && made == "":
-			made = cur
-		case err != nil && !errors.Is(err, fs.ErrExist):
-			if made != "" {
-				removeCgroupTree(made)
-			}
-			return "", fmt.Errorf("make cgroup %q: %w", cur, err)
-		}
-	}
-	return made, nil
-}
-
-// enableControllers writes +C to dir's cgroup.subtree_control for every
-// controller dir has, one at a time: one that cannot be enabled (no
-// permission above a delegated subtree, a threaded cgroup) leaves the
-// others on, and set2 names what a limit then lacks.
-func enableControllers(dir string) {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
-	if err != nil {
-		return
-	}
-	on, _ := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
-	have := strings.Fields(string(on))
-	for _, c := range strings.Fields(string(b)) {
-		if !slices.Contains(have, c) {
-			os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+"+c), 0)
-		}
-	}
-}
-
-func (c *Cgroup) set2(files []v2File) error {
-	for _, f := range files {
-		p := filepath.Join(c.v2, f.Name)
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) && f.Alt != "" {
-			p = filepath.Join(c.v2, f.Alt)
-		}
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-			ctrl, _, _ := strings.Cut(f.Name, ".")
-			return fmt.Errorf("%s: cgroup %q has no %s (the %s controller is not enabled there, or the kernel lacks the file)", f.Field, c.v2, f.Name, ctrl)
-		}
-		if err := os.WriteFile(p, []byte(f.Value), 0); err != nil {
-			return fmt.Errorf("%s: write %q to %q: %w", f.Field, f.Value, p, err)
-		}
-	}
-	return nil
 }
 
 // Record sets r's cgroup fields to c (nil: none).
@@ -622,33 +396,5 @@ func (c *Cgroup) kill(pid int) {
 			unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
 			return
 		}
-	}
-}
-
-// removeCgroupTree removes a v2 cgroup and the ones below it, the deepest
-// first; rmdir may fail with EBUSY for a moment after the last process
-// was killed, so it is retried for a second.
-func removeCgroupTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			if err := removeCgroupTree(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	deadline := time.Now().Add(time.Second)
-	for {
-		err := os.Remove(dir)
-		if err == nil || errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("remove cgroup %q: %w", dir, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
