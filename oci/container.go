@@ -31,9 +31,14 @@ type Record struct {
 	// NewPIDNS says the container has a pid namespace of its own: kill
 	// --all and ps then find its processes by that namespace.
 	NewPIDNS bool `json:"newPidNS,omitempty"`
-	// Cgroup is the container's cgroup (a cgroup v2 directory), "" when
-	// it runs without one.
-	Cgroup string `json:"cgroup,omitempty"`
+	// Cgroup is the container's cgroup, "" when it runs without one: a
+	// cgroup v2 directory, or with CgroupV1 the path inside every v1
+	// hierarchy.
+	Cgroup   string `json:"cgroup,omitempty"`
+	CgroupV1 bool   `json:"cgroupV1,omitempty"`
+	// CgroupMade: create made the cgroup (it did not exist), so delete
+	// removes it and what is in it is the container's.
+	CgroupMade bool `json:"cgroupMade,omitempty"`
 	// Paused is set by pause and cleared by resume.
 	Paused bool `json:"paused,omitempty"`
 	// Poststop are the hooks delete runs, kept from config.json at create

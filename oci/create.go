@@ -46,6 +46,9 @@ type CreateOptions struct {
 	Hooks func(pid int) error
 	// Debugf, when set, gets the init's debug lines.
 	Debugf func(format string, a ...any)
+	// Cgroup, when set, is the container's (NewCgroup): the init is
+	// born in it, before it runs anything of the container's.
+	Cgroup *Cgroup
 }
 
 // initMessage is one packet of the create protocol:
@@ -105,7 +108,8 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	// which an init holding them until start would never give it.
 	var proc *os.Process
 	var writeMaps func(pid int) error
-	if joinsAny(b) {
+	joined := joinsAny(b)
+	if joined {
 		pid, err = spawnJoined(b, o.PreserveFDs, child, argv, env)
 		child.Close()
 		if err != nil {
@@ -133,7 +137,7 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 		if !b.Process.Terminal {
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		}
-		err = cmd.Start()
+		err = startIn(o.Cgroup, cmd)
 		child.Close()
 		if err != nil {
 			return 0, fmt.Errorf("start the container's init: %w", err)
@@ -151,6 +155,14 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 			proc.Wait()
 		}
 	}()
+	if joined && o.Cgroup != nil {
+		// The joining step's clone is not born in the cgroup as
+		// startIn's is: the init is moved there before it hears
+		// anything, and it forks nothing before that.
+		if err := o.Cgroup.add(pid); err != nil {
+			return 0, err
+		}
+	}
 	if writeMaps != nil {
 		if err := writeMaps(pid); err != nil {
 			return 0, err

@@ -117,6 +117,19 @@ func Exec(r *Record, o ExecOptions) (*os.Process, error) {
 		unix.Wait4(pid, &ws, 0, nil)
 		return nil, fmt.Errorf("container %q: %w", r.ID, ErrNotRunning)
 	}
+	// The process joins the container's cgroup before it hears its
+	// request, so neither it nor anything it forks runs outside.
+	cg, err := r.OpenCgroup()
+	if err == nil && cg != nil {
+		err = cg.add(pid)
+	}
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		reqW.Close()
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return nil, err
+	}
 	proc, err := os.FindProcess(pid)
 	if err != nil {
 		reqW.Close()

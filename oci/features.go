@@ -36,7 +36,7 @@ func Features(version string) features.Features {
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: capNames,
-			Cgroup:       &features.Cgroup{V1: &no, V2: &yes, Systemd: &yes, SystemdUser: &yes, Rdma: &no},
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &yes, Rdma: &no},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes,
 				Actions: []string{

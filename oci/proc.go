@@ -75,7 +75,13 @@ func Processes(r *Record) []int {
 		return nil
 	}
 	var out []int
-	if r.NewPIDNS {
+	cg, _ := r.OpenCgroup()
+	switch {
+	case cg != nil && cg.made:
+		// The cgroup holds exactly the container's processes, the ones
+		// exec added included.
+		out, _ = cg.Procs()
+	case r.NewPIDNS:
 		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", r.Pid))
 		if err != nil {
 			return nil
@@ -85,7 +91,7 @@ func Processes(r *Record) []int {
 				out = append(out, pid)
 			}
 		}
-	} else {
+	default:
 		out = descendants(r.Pid)
 	}
 	slices.Sort(out)

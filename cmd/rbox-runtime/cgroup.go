@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -13,8 +12,9 @@ import (
 func runPause(e *env, name string, args []string) error  { return freeze(e, name, args, true) }
 func runResume(e *env, name string, args []string) error { return freeze(e, name, args, false) }
 
-// freeze pauses or resumes through cgroup v2's cgroup.freeze: the only
-// freezer rbox has. A container without a cgroup cannot be paused.
+// freeze pauses or resumes through the container's cgroup: cgroup v2's
+// cgroup.freeze or v1's freezer. A container without a cgroup cannot be
+// paused.
 func freeze(e *env, name string, args []string, on bool) error {
 	rest, err := parse(newFlags(name), args, 1, 1)
 	if err != nil {
@@ -31,14 +31,15 @@ func freeze(e *env, name string, args []string, on bool) error {
 		return fmt.Errorf("cannot pause container %q: it is %s, not running", r.ID, s)
 	case !on && s != oci.StatePaused:
 		return fmt.Errorf("cannot resume container %q: it is %s, not paused", r.ID, s)
-	case r.Cgroup == "":
-		return fmt.Errorf("cannot %s container %q: it runs without a cgroup (no delegated cgroup v2 here), and rbox freezes through the cgroup", name, r.ID)
 	}
-	v := "0"
-	if on {
-		v = "1"
+	cg, err := r.OpenCgroup()
+	if err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(r.Cgroup, "cgroup.freeze"), []byte(v), 0); err != nil {
+	if cg == nil {
+		return fmt.Errorf("cannot %s container %q: it runs without a cgroup (rootless without a delegated cgroup, or --cgroup-manager disabled), and rbox freezes through the cgroup", name, r.ID)
+	}
+	if err := cg.Freeze(on); err != nil {
 		return fmt.Errorf("%s container %q: %w", name, r.ID, err)
 	}
 	r.Paused = on
@@ -60,15 +61,36 @@ func runUpdate(e *env, name string, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--resources: %w", err)
 	}
-	if _, err := oci.ParseResources(data); err != nil {
+	res, err := oci.ParseResources(data)
+	if err != nil {
 		return fmt.Errorf("--resources %q: %w", *resources, err)
 	}
 	r, err := load(e, rest[0])
 	if err != nil {
 		return err
 	}
-	if r.Cgroup == "" {
-		return fmt.Errorf("cannot update container %q: it runs without a cgroup (no delegated cgroup v2 here), so it has no limits to change", r.ID)
+	cg, err := r.OpenCgroup()
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: changing the limits of container %q waits for rbox's sandbox plan", errNotYet, r.ID)
+	if cg == nil {
+		return fmt.Errorf("cannot update container %q: it runs without a cgroup (rootless without a delegated cgroup, or --cgroup-manager disabled), so it has no limits to change", r.ID)
+	}
+	if err := cg.Update(res); err != nil {
+		return fmt.Errorf("update container %q: --resources %q: %w", r.ID, *resources, err)
+	}
+	return nil
+}
+
+// rootless is --rootless, or with auto (the default) whether the runtime
+// is anyone but root of the host's user namespace: then a cgroup it
+// cannot make is no failure.
+func (e *env) rootless() bool {
+	switch e.global.rootless {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return os.Geteuid() != 0 || !initialUserNS()
 }

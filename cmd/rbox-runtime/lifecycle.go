@@ -17,13 +17,6 @@ import (
 	"github.com/rbox-sandbox/rbox/state"
 )
 
-// errNotYet is the end of create, start and exec until the sandbox plan
-// (issue 14: Spec → Plan, the init's list of mount operations, the
-// create/start barrier, the supervise entry point) exists: everything a
-// bundle or a --process file can be checked for on the host is checked
-// first, so that a bad one already gets its own message.
-var errNotYet = errors.New("not implemented yet")
-
 // killTimeout bounds how long delete waits for a killed container.
 const killTimeout = 10 * time.Second
 
@@ -84,11 +77,6 @@ func runCreate(e *env, name string, args []string) error {
 	for _, f := range b.Ignored {
 		e.log.debugf("%s: ignored: rbox applies neither AppArmor nor SELinux labels", f)
 	}
-	if b.CgroupsPath != "" || b.Resources != nil {
-		// The managers rbox has are cgroup v2's; this runtime does not
-		// drive them yet, and rootless runs without a cgroup as crun does.
-		e.log.debugf("linux.cgroupsPath %q: the container runs without a cgroup of its own", b.CgroupsPath)
-	}
 	var console *os.File
 	if *consoleSocket != "" {
 		if console, err = dialConsole(*consoleSocket); err != nil {
@@ -106,6 +94,11 @@ func runCreate(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	cg, err := oci.NewCgroup(b, oci.CgroupOptions{ID: id, Systemd: e.global.systemdCgroup, Disabled: e.global.cgroupManager == "disabled",
+		Rootless: e.rootless(), Debugf: e.log.debugf, Warnf: e.log.warn})
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, oci.ConfigFile), err)
+	}
 	r := &oci.Record{OCIVersion: b.OCIVersion, ID: id, Bundle: dir, Rootfs: b.Root.Path, Status: specs.StateCreating,
 		Created: time.Now().UTC(), Annotations: b.Annotations, Poststop: b.Hooks.Poststop, Poststart: b.Hooks.Poststart}
 	for _, ns := range b.Namespaces {
@@ -113,10 +106,16 @@ func runCreate(e *env, name string, args []string) error {
 			r.NewPIDNS = true
 		}
 	}
+	cg.Record(r)
+	ok := false
+	defer func() {
+		if !ok && cg != nil {
+			cg.Destroy(killTimeout)
+		}
+	}()
 	if err := st.Create(r); err != nil {
 		return err
 	}
-	ok := false
 	defer func() {
 		if !ok {
 			st.Remove(id)
@@ -127,7 +126,7 @@ func runCreate(e *env, name string, args []string) error {
 			}
 		}
 	}()
-	o := oci.CreateOptions{ID: id, StateDir: filepath.Join(st.Root, id), PreserveFDs: *preserveFDs, Console: console}
+	o := oci.CreateOptions{ID: id, StateDir: filepath.Join(st.Root, id), PreserveFDs: *preserveFDs, Console: console, Cgroup: cg}
 	if e.global.debug {
 		o.Debugf = e.log.debugf
 	}
@@ -263,6 +262,19 @@ func runDelete(e *env, name string, args []string) error {
 	default:
 		if !*force {
 			return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (use --force)", id, s)
+		}
+	}
+	// The cgroup create made goes with the container, and everything in
+	// it (the process, a daemon it left, an exec'd one) is killed first:
+	// thawed too, as a frozen v1 task does not die before it thaws.
+	if cg, err := r.OpenCgroup(); err != nil {
+		return err
+	} else if cg != nil {
+		if err := cg.Destroy(killTimeout); err != nil {
+			return fmt.Errorf("delete container %q: %w", id, err)
+		}
+		if r.Paused {
+			cg.Freeze(false) // a joined cgroup: the container's own kill must land
 		}
 	}
 	if err := oci.Kill(r, killTimeout); err != nil {

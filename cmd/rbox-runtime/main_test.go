@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rbox-sandbox/rbox/oci"
@@ -20,5 +21,9 @@ func TestMain(m *testing.M) {
 			oci.ExecMain()
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if staticBin != "" {
+		os.RemoveAll(filepath.Dir(staticBin))
+	}
+	os.Exit(code)
 }

@@ -8,7 +8,8 @@
 # that adds --root under the suite's temp dir, so nothing it records lands
 # in the host's state and what is left can be seen; RUNTIME_FLAGS are more
 # global flags for it, HIDE_UNIFIED=1 hides the cgroup v2 half of the
-# hybrid layout from it (crun). Fails when fewer programs pass fully than
+# hybrid layout from it (crun), PROGS='linux_cgroups_.*|delete_.*' (an
+# extended regular expression matching whole names) selects programs. Fails when fewer programs pass fully than
 # MIN_ROOT / MIN_ROOTLESS (default: runc's counts here, docs/OCI.md), or
 # when a process or mount is left.
 set -euo pipefail
@@ -53,7 +54,7 @@ WRAP
 cat >"$T/bin/run-all" <<'RUN'
 #!/bin/bash
 set -u
-bin=$1 work=$2 tmo=$3
+bin=$1 work=$2 tmo=$3 progs=${4:-.*}
 mkdir -p "$work/tmp" "$work/logs" "$work/state"
 cd "$work"
 # HIDE_UNIFIED=1: no /sys/fs/cgroup/unified in the runner's own mount
@@ -81,6 +82,7 @@ run_one() {
 for p in "$bin"/*; do
 	n=$(basename "$p")
 	case $n in runtimetest | runtime | real-runtime | run-all | rootfs-*) continue ;; esac
+	[[ $n =~ ^($progs)$ ]] || continue
 	read -r rc ok nok plan < <(run_one "$n")
 	# A program that fails is run once more (killsig races its own kill
 	# and delete on a loaded machine); a pass then is marked.
@@ -126,12 +128,12 @@ run_mode() {
 	local m=$1 work=$T/$1 res
 	if [ "$m" = root ]; then
 		mkdir -p "$work"
-		res=$(HIDE_UNIFIED="${HIDE_UNIFIED:-}" unshare -m --propagation private "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT")
+		res=$(HIDE_UNIFIED="${HIDE_UNIFIED:-}" unshare -m --propagation private "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT" "${PROGS:-}")
 	else
 		mk_user_home "$TEST_USER"
 		mkdir -p "$work"
 		chown "$TEST_USER:" "$work"
-		res=$(as_user "$TEST_USER" HIDE_UNIFIED="${HIDE_UNIFIED:-}" timeout 3600 podman unshare "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT")
+		res=$(as_user "$TEST_USER" HIDE_UNIFIED="${HIDE_UNIFIED:-}" timeout 3600 podman unshare "$T/bin/run-all" "$T/bin" "$work" "$PROG_TIMEOUT" "${PROGS:-}")
 	fi
 	cp -r "$work/logs" "$out/$m"
 	printf '%s\n' "$res" >"$out/$m/results"
@@ -160,6 +162,7 @@ run_mode() {
 
 printf '%-34s %-18s %-18s\n' program root rootless
 for p in $(ls "$T/bin" | grep -v -e '^runtimetest$' -e '^runtime$' -e '^real-runtime$' -e '^run-all$' -e '^rootfs-'); do
+	[[ $p =~ ^(${PROGS:-.*})$ ]] || continue
 	printf '%-34s %-18s %-18s\n' "$p" "${R_root[$p]:--}" "${R_rootless[$p]:--}"
 done
 echo "(ok/total TAP assertions; +Nmnt: mounts the program left in the runner's mount namespace, detached;

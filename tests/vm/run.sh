@@ -8,7 +8,7 @@ echo "== VM: $(uname -r), $(systemctl --version | head -n1), cgroup $(stat -f -c
 echo "== user@1000 delegates: $(cat /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers)"
 # Copy the binaries off 9p: run them from the guest's own disk.
 bin=$(mktemp -d)
-cp cgroupv2.test cgroup.test rbox "$bin/"
+cp cgroupv2.test cgroup.test rbox rbox-runtime "$bin/"
 mkdir "$bin/rootfs" && tar -C "$bin/rootfs" -xf rootfs.tar || exit 125
 export RBOX_BIN=$bin/rbox RBOX_ROOTFS=$bin/rootfs
 RUN=
@@ -27,5 +27,8 @@ RBOX_VM=1 "$bin/cgroup.test" -test.v -test.count=1 -test.timeout=20m -test.run "
 echo "== rbox: --cgroup-manager cgroupfs inside systemd-run --user --scope -p Delegate=yes"
 RBOX_VM=1 RBOX_VM_SCOPE=1 systemd-run --user --scope --quiet -p Delegate=yes -- \
 	"$bin/cgroup.test" -test.v -test.count=1 -test.run '^TestVMCgroupfs$' || rc=1
+echo "== rbox-runtime: cgroup v2 rootless, inside systemd-run --user --scope -p Delegate=yes"
+RBOX_VM=1 RBOX_VM_SCOPE=1 systemd-run --user --scope --quiet -p Delegate=yes -- \
+	"$bin/cgroup.test" -test.v -test.count=1 -test.run '^TestVMRuntimeCgroup$' || rc=1
 echo "== tests took $(awk -v t0="$t0" '{print $1 - t0}' /proc/uptime) s in the VM"
 exit $rc

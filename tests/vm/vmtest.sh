@@ -21,13 +21,13 @@ mkdir -p "$work"
 (cd "$repo" && CGO_ENABLED=0 "$GO" test -c -o "$work/cgroup.test" ./tests/cgroup)
 # rbox itself (make vmtest builds it) and the busybox rootfs as a tarball:
 # building it inside, a fork per applet under emulation, takes half a minute.
-cp "$repo/bin/rbox" "$work/rbox"
+cp "$repo/bin/rbox" "$repo/bin/rbox-runtime" "$work/"
 rm -rf "$work/rootfs"
 sh "$repo/testdata/mkrootfs.sh" "$work/rootfs"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 rm -rf "$work/rootfs"
 cp "$here/run.sh" "$work/run.sh"
 printf "RUN='%s'\nexport RBOX_VM_BOMBS='%s'\n" "${RUN:-}" "${RBOX_VM_BOMBS:-5}" >"$work/run.env"
-chmod 755 "$work/run.sh" "$work/cgroupv2.test" "$work/cgroup.test" "$work/rbox"
+chmod 755 "$work/run.sh" "$work/cgroupv2.test" "$work/cgroup.test" "$work/rbox" "$work/rbox-runtime"
 echo "vmtest: booting the VM (software emulation; about 15 s to boot); work folder $work" >&2
 exec "$here/vm.sh" run "$work"
