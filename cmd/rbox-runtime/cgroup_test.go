@@ -199,10 +199,16 @@ func needCgroupRoot(t *testing.T) string {
 	switch {
 	case os.Geteuid() != 0 || !initialUserNS():
 		t.Skip("needs root of the host's user namespace: cgroups are made under /sys/fs/cgroup")
-	case !exists(filepath.Join(rootfs, "bin/busybox")):
-		t.Skip("no busybox rootfs: run make testdata")
 	case !exists("/sys/fs/cgroup/memory/cgroup.procs") && !exists("/sys/fs/cgroup/cgroup.controllers"):
 		t.Skip("no cgroup v1 memory hierarchy and no cgroup v2 here")
+	case !exists(filepath.Join(rootfs, "bin/busybox")):
+		// make unit runs before anything builds testdata/rootfs (and
+		// must not leave a root-owned one for the suites after it):
+		// the test makes its own, a second's work.
+		rootfs = filepath.Join(t.TempDir(), "rootfs")
+		if out, err := exec.Command("sh", "../../testdata/mkrootfs.sh", rootfs).CombinedOutput(); err != nil {
+			t.Fatalf("testdata/mkrootfs.sh: %v: %s", err, out)
+		}
 	}
 	return rootfs
 }
