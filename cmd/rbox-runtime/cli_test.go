@@ -134,7 +134,8 @@ func TestEngineArgv(t *testing.T) {
 		{"crio update, bad resources", append(r, "update", "--resources", "-", "c2"), `{"pids": {"limit": "x"}}`, 1, `update: --resources "-": resources.pids.limit: cannot be a JSON string`},
 		{"podman start", []string{"start", "c1"}, "", 1, `start: container "c1" does not exist`}, // not in XDG_RUNTIME_DIR
 		{"start of a created container", append(r, "start", "c1"), "", 1, `start: start container "c1": open`},
-		{"containerd delete of a running container", append(r, "delete", "c1"), "", 0, ""}, // created: delete kills it
+		{"delete of a created container", append(r, "delete", "c1"), "", 1, `delete: cannot delete container "c1" that is not stopped: it is created`},
+		{"delete --force of a created container", append(r, "delete", "--force", "c1"), "", 0, ""},
 		{"podman state of a deleted container", append(r, "state", "c1"), "", 1, `state: container "c1" does not exist`},
 		{"containerd kill --all", append(r, "kill", "--all", "c2", "9"), "", 0, ""},
 		{"crio kill of a stopped container", append(r, "kill", "c2", "KILL"), "", 1, `kill: container "c2": container not running`},

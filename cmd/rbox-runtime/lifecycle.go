@@ -258,12 +258,10 @@ func runDelete(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch s := r.State().Status; s {
-	case specs.StateStopped, specs.StateCreated:
-	default:
-		if !*force {
-			return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (use --force)", id, s)
-		}
+	// A created container is not stopped: the spec wants an error (runc
+	// kills it instead; crun refuses, as rbox does). --force kills it.
+	if s := r.State().Status; s != specs.StateStopped && !*force {
+		return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (kill it first, or use --force)", id, s)
 	}
 	if err := oci.Kill(r, killTimeout); err != nil {
 		return err

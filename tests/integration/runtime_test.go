@@ -118,9 +118,13 @@ func TestRuntimeStateDelete(t *testing.T) {
 	if got := strings.TrimSpace(ok(t, runtime(t, env, "ps", "--format", "json", "c1"))); got != "["+itoa(cmd.Process.Pid)+"]" {
 		t.Fatalf("ps: %s", got)
 	}
-	// A created container is deleted without --force: its process is
-	// killed first.
-	ok(t, runtime(t, env, "delete", "c1"))
+	// A created container is not stopped: delete refuses it and leaves it
+	// as it was (runtime-spec "delete"); --force kills it first.
+	oneError(t, runtime(t, env, "delete", "c1"), `delete: cannot delete container "c1" that is not stopped: it is created (kill it first, or use --force)`)
+	if err := json.Unmarshal([]byte(ok(t, runtime(t, env, "state", "c1"))), &st); err != nil || st.Status != specs.StateCreated {
+		t.Fatalf("state after a refused delete: %+v %v", st, err)
+	}
+	ok(t, runtime(t, env, "delete", "--force", "c1"))
 	if _, err := os.Lstat(filepath.Join(root, "c1")); err == nil {
 		t.Fatal("delete left the container's directory")
 	}
