@@ -158,6 +158,13 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			return -1, err
 		}
 	}
+	cs, err := parseCaps(b.Process.Capabilities)
+	if err != nil {
+		return -1, err
+	}
+	if err := checkGrantable(cs, boundingSet()); err != nil {
+		return -1, err
+	}
 	prog, err := findProgram(b.Process.Args[0], b.Process.Env, b.Process.Cwd)
 	if err != nil {
 		return -1, err

@@ -27,13 +27,11 @@ import (
 func (in *initState) mountRoot() error {
 	b := in.b
 	// Nothing mounted in the container propagates back to the host, and
-	// pivot_root refuses a shared parent.
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p, ok := propagationFlags[b.RootfsPropagation]; ok {
-		prop = p
-	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
-		return fmt.Errorf("make / %s: %w", b.RootfsPropagation, err)
+	// pivot_root refuses a shared root or parent and a bind of an
+	// unbindable tree fails: linux.rootfsPropagation is applied to the
+	// new root after the pivot.
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / a slave: %w", err)
 	}
 	root := b.Root.Path
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -439,6 +437,11 @@ func (in *initState) pivot() error {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return err
+	}
+	if p, ok := propagationFlags[b.RootfsPropagation]; ok {
+		if err := unix.Mount("", "/", "", p, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %q: %w", b.RootfsPropagation, err)
+		}
 	}
 	// Before the read-only paths, /proc/sys among them.
 	for k, v := range b.Sysctl {
