@@ -85,6 +85,13 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return 0, fmt.Errorf("create %q: %w", fifo, err)
 	}
+	// The init opens it for writing through its O_PATH descriptor once it
+	// is root of its user namespace, whose uid 0 may be another host uid
+	// than the runtime's (runc's mode, for the same reason). The state
+	// directory is 0700: nobody else reaches it by path.
+	if err := unix.Chmod(fifo, 0o622); err != nil {
+		return 0, fmt.Errorf("create %q: %w", fifo, err)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return 0, fmt.Errorf("create sync socket: %w", err)

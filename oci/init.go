@@ -114,6 +114,11 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			}
 		}
 	}
+	if in.userNS {
+		if err := becomeNSRoot(b); err != nil {
+			return -1, err
+		}
+	}
 	if b.Hostname != "" {
 		if err := unix.Sethostname([]byte(b.Hostname)); err != nil {
 			return -1, fmt.Errorf("hostname %q: %w", b.Hostname, err)
@@ -171,6 +176,34 @@ func (in *initState) setup(fifoPath string) (int, error) {
 	}
 	in.prog = prog
 	return fifo, nil
+}
+
+// becomeNSRoot makes the init root of the user namespace it was cloned
+// into. Cloned by a caller whose IDs the maps leave out (root of the
+// host with a map from 1000, say), it would be the overflow ID there, and
+// the file systems it mounts (the namespace's own tmpfs for /dev) refuse
+// a mkdir by an unmapped owner with EOVERFLOW. A map without a
+// container ID 0 leaves the IDs as they are.
+func becomeNSRoot(b *Bundle) error {
+	if !mapsZero(b.UIDMappings) || !mapsZero(b.GIDMappings) {
+		return nil
+	}
+	if err := unix.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("linux.gidMappings: become gid 0 of the user namespace: %w", err)
+	}
+	if err := unix.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("linux.uidMappings: become uid 0 of the user namespace: %w", err)
+	}
+	return nil
+}
+
+func mapsZero(ms []IDMapping) bool {
+	for _, m := range ms {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func writeTimeOffsets(offs map[string]specs.LinuxTimeOffset) error {

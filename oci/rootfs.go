@@ -391,6 +391,10 @@ func makeDevice(root, p string, d *specs.LinuxDevice) error {
 		os.Remove(dest)
 		err := unix.Mknod(dest, t|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
 		if err == nil {
+			// mknod applies the runtime's umask; fileMode is the node's.
+			if err := unix.Chmod(dest, mode); err != nil {
+				return err
+			}
 			if d.UID != nil || d.GID != nil {
 				uid, gid := -1, -1
 				if d.UID != nil {
