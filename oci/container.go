@@ -34,6 +34,11 @@ type Record struct {
 	// Cgroup is the container's cgroup (a cgroup v2 directory), "" when
 	// it runs without one.
 	Cgroup string `json:"cgroup,omitempty"`
+	// HostMounts says the container has no mount namespace of its own:
+	// its mounts are on Rootfs in the caller's, and delete detaches all
+	// but KeepMounts (the IDs of those that were there before create).
+	HostMounts bool  `json:"hostMounts,omitempty"`
+	KeepMounts []int `json:"keepMounts,omitempty"`
 	// Paused is set by pause and cleared by resume.
 	Paused bool `json:"paused,omitempty"`
 	// Poststop are the hooks delete runs, kept from config.json at create

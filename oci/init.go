@@ -84,6 +84,8 @@ type initState struct {
 	prog   string   // process.args[0] found in the container
 	stdio  *os.File // the pty's slave, with process.terminal
 	userNS bool
+	// sharedMount: no mount namespace of its own (the caller's).
+	sharedMount bool
 }
 
 // setup does everything up to the barrier; it returns the fifo, opened
@@ -129,9 +131,10 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			return -1, fmt.Errorf("domainname %q: %w", b.Domainname, err)
 		}
 	}
-	if !newMount {
-		return -1, fmt.Errorf("%w: linux.namespaces: no new mount namespace: rbox-runtime sets the root up in one of the container's own", ErrUnsupported)
-	}
+	// No mount namespace in the config: the container inherits the
+	// runtime's (runtime-spec "namespaces"), its mounts are made there
+	// and its root is a chroot; delete detaches what it mounted.
+	in.sharedMount = !newMount
 	if err := in.mountRoot(); err != nil {
 		return -1, err
 	}

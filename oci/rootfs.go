@@ -30,8 +30,12 @@ func (in *initState) mountRoot() error {
 	// pivot_root refuses a shared root or parent and a bind of an
 	// unbindable tree fails: linux.rootfsPropagation is applied to the
 	// new root after the pivot.
-	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make / a slave: %w", err)
+	// In the caller's own namespace (no mount namespace in the config)
+	// its / is left as it is.
+	if !in.sharedMount {
+		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make / a slave: %w", err)
+		}
 	}
 	root := b.Root.Path
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -428,16 +432,24 @@ func (in *initState) pivot() error {
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("root.path %q: %w", root, err)
 	}
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root to %q: %w", root, err)
-	}
-	// The old root is stacked under the new one; make it a slave so its
-	// unmount does not reach the host, then detach it.
-	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("old root: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
+	if in.sharedMount {
+		// pivot_root would change the root of every process of the
+		// caller's namespace: only this one's changes.
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot to %q: %w", root, err)
+		}
+	} else {
+		if err := unix.PivotRoot(".", "."); err != nil {
+			return fmt.Errorf("pivot_root to %q: %w", root, err)
+		}
+		// The old root is stacked under the new one; make it a slave so
+		// its unmount does not reach the host, then detach it.
+		if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("old root: %w", err)
+		}
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach the old root: %w", err)
+		}
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return err

@@ -115,7 +115,7 @@ func TestEngineArgv(t *testing.T) {
 		code  int
 		want  string // in stderr when code != 0, in stdout otherwise
 	}{
-		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, "create: not supported by rbox: linux.namespaces: no new mount namespace"},
+		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, `rootfs": bind it: no such file or directory`},
 		{"conmon create, systemd", []string{"--systemd-cgroup", "--root", root, "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "new1"}, "", 1, `create: --console-socket "` + filepath.Join(tmp, "sock") + `"`},
 		{"conmon create, ID in use", []string{"--root", root, "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "c1"}, "", 1, `create: container "c1" already exists`},
 		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--preserve-fds", "2", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: bundle "/b/c1" has no config.json`},

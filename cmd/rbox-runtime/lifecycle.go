@@ -108,9 +108,20 @@ func runCreate(e *env, name string, args []string) error {
 	}
 	r := &oci.Record{OCIVersion: b.OCIVersion, ID: id, Bundle: dir, Rootfs: b.Root.Path, Status: specs.StateCreating,
 		Created: time.Now().UTC(), Annotations: b.Annotations, Poststop: b.Hooks.Poststop, Poststart: b.Hooks.Poststart}
+	r.HostMounts = true
 	for _, ns := range b.Namespaces {
 		if ns.Type == specs.PIDNamespace && ns.Path == "" {
 			r.NewPIDNS = true
+		}
+		if ns.Type == specs.MountNamespace {
+			r.HostMounts = false
+		}
+	}
+	if r.HostMounts {
+		// The container's mounts land in this namespace: what is under
+		// its root now (the engine's) stays at delete.
+		if r.KeepMounts, err = oci.MountIDsUnder(b.Root.Path); err != nil {
+			return err
 		}
 	}
 	if err := st.Create(r); err != nil {
@@ -119,6 +130,11 @@ func runCreate(e *env, name string, args []string) error {
 	ok := false
 	defer func() {
 		if !ok {
+			if r.HostMounts {
+				if err := oci.DetachUnder(r.Rootfs, r.KeepMounts); err != nil {
+					e.log.warn(fmt.Sprintf("create: %v", err))
+				}
+			}
 			st.Remove(id)
 			if madeRoot {
 				// A failed create leaves no state root it made: only
@@ -265,6 +281,11 @@ func runDelete(e *env, name string, args []string) error {
 	}
 	if err := oci.Kill(r, killTimeout); err != nil {
 		return err
+	}
+	if r.HostMounts {
+		if err := oci.DetachUnder(r.Rootfs, r.KeepMounts); err != nil {
+			return fmt.Errorf("delete container %q: %w", id, err)
+		}
 	}
 	if err := st.Remove(id); err != nil {
 		return err
