@@ -67,6 +67,7 @@ type initMessage struct {
 	Bundle *Bundle `json:"bundle,omitempty"`
 	Fifo   string  `json:"fifo,omitempty"`
 	ID     string  `json:"id,omitempty"`
+	Pid    int     `json:"pid,omitempty"` // the init's, as create sees it
 	Hooks  bool    `json:"hooks,omitempty"`
 	Debug  bool    `json:"debug,omitempty"`
 	Msg    string  `json:"msg,omitempty"`
@@ -138,7 +139,7 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 		}
 	}
 	ch := channel{parent}
-	if err := ch.send(initMessage{Type: "config", Bundle: b, Fifo: fifo, ID: o.ID, Hooks: o.Hooks != nil, Debug: o.Debugf != nil}); err != nil {
+	if err := ch.send(initMessage{Type: "config", Bundle: b, Fifo: fifo, ID: o.ID, Pid: pid, Hooks: o.Hooks != nil, Debug: o.Debugf != nil}); err != nil {
 		return 0, err
 	}
 	for {

@@ -44,7 +44,7 @@ func InitMain() {
 	if err != nil || m.Type != "config" || m.Bundle == nil {
 		os.Exit(1)
 	}
-	in := &initState{b: m.Bundle, ch: ch, debug: m.Debug, hooks: m.Hooks, id: m.ID}
+	in := &initState{b: m.Bundle, ch: ch, debug: m.Debug, hooks: m.Hooks, id: m.ID, hostPid: m.Pid}
 	fifo, err := in.setup(m.Fifo)
 	if err != nil {
 		var ee *execErr
@@ -76,14 +76,17 @@ func InitMain() {
 }
 
 type initState struct {
-	b      *Bundle
-	ch     channel
-	debug  bool
-	hooks  bool
-	id     string
-	prog   string   // process.args[0] found in the container
-	stdio  *os.File // the pty's slave, with process.terminal
-	userNS bool
+	b     *Bundle
+	ch    channel
+	debug bool
+	hooks bool
+	id    string
+	// hostPid is this process's pid in the runtime's pid namespace,
+	// for the hooks' state.
+	hostPid int
+	prog    string   // process.args[0] found in the container
+	stdio   *os.File // the pty's slave, with process.terminal
+	userNS  bool
 	// sharedMount: no mount namespace of its own (the caller's).
 	sharedMount bool
 }
@@ -149,7 +152,7 @@ func (in *initState) setup(fifoPath string) (int, error) {
 		}
 	}
 	for _, h := range b.Hooks.CreateContainer {
-		if err := runHookInside(h, b, in.id); err != nil {
+		if err := runHookInside(h, b, in.id, in.hostPid); err != nil {
 			return -1, fmt.Errorf("createContainer hook %q: %w", h.Path, err)
 		}
 	}
@@ -350,7 +353,7 @@ func findProgram(name string, env []string, cwd string) (string, error) {
 func (in *initState) exec() error {
 	p := in.b.Process
 	for _, h := range in.b.Hooks.StartContainer {
-		if err := runHookInside(h, in.b, in.id); err != nil {
+		if err := runHookInside(h, in.b, in.id, in.hostPid); err != nil {
 			return fmt.Errorf("startContainer hook %q: %w", h.Path, err)
 		}
 	}

@@ -151,7 +151,9 @@ func installSeccomp(f *seccomp.Filter) error {
 
 // runHookInside runs a createContainer or startContainer hook in the
 // container's namespaces (this process's).
-func runHookInside(h Hook, b *Bundle, id string) error {
-	st := specs.State{Version: b.OCIVersion, ID: id, Status: specs.StateCreating, Pid: os.Getpid(), Bundle: b.Dir, Annotations: b.Annotations}
+// The state is "created" (after lifecycle step 2) with the process's pid
+// as the host sees it.
+func runHookInside(h Hook, b *Bundle, id string, pid int) error {
+	st := specs.State{Version: b.OCIVersion, ID: id, Status: specs.StateCreated, Pid: pid, Bundle: b.Dir, Annotations: b.Annotations}
 	return RunHook(context.Background(), h, st)
 }

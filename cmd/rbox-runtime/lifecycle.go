@@ -150,7 +150,10 @@ func runCreate(e *env, name string, args []string) error {
 	if len(b.Hooks.Prestart)+len(b.Hooks.CreateRuntime) > 0 {
 		o.Hooks = func(pid int) error {
 			s := r.State()
-			s.Status, s.Pid = specs.StateCreating, pid
+			// The hooks run after the environment is made (lifecycle
+			// steps 3 and 4), which the spec's "created" describes:
+			// "creating" is step 2.
+			s.Status, s.Pid = specs.StateCreated, pid
 			for _, h := range append(append([]oci.Hook(nil), b.Hooks.Prestart...), b.Hooks.CreateRuntime...) {
 				if err := oci.RunHook(context.Background(), h, s); err != nil {
 					return err
@@ -325,8 +328,12 @@ func startCreated(e *env, st *oci.Store, r *oci.Record) error {
 	if err := st.Save(r); err != nil {
 		return err
 	}
+	// The state start made, running with its pid: a short process may
+	// have ended already, and the hooks are about its start.
+	s := r.State()
+	s.Status, s.Pid = specs.StateRunning, r.Pid
 	for _, h := range r.Poststart {
-		if err := oci.RunHook(context.Background(), h, r.State()); err != nil {
+		if err := oci.RunHook(context.Background(), h, s); err != nil {
 			e.log.warn(fmt.Sprintf("start: poststart %v", err))
 		}
 	}

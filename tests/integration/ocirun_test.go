@@ -441,3 +441,45 @@ func TestRuntimeSubIDRoot(t *testing.T) {
 		})
 	}
 }
+
+// The hooks get the state of their lifecycle step on stdin: "created"
+// (after step 2) with the container process's host pid for prestart,
+// createRuntime and createContainer (the last run inside the
+// container's namespaces, where that pid is 1), "running" for poststart
+// even when the process has already ended.
+func TestRuntimeHookState(t *testing.T) {
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	out := t.TempDir()
+	bundle := bundleConfig(t, false, "true")
+	p := filepath.Join(bundle, "config.json")
+	b, _ := os.ReadFile(p)
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	hook := func(name string) []any {
+		return []any{map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", "cat > " + filepath.Join(out, name)}, "env": []string{"PATH=/usr/bin:/bin"}}}
+	}
+	cfg["hooks"] = map[string]any{"prestart": hook("prestart"), "createRuntime": hook("createRuntime"),
+		"createContainer": hook("createContainer"), "poststart": hook("poststart")}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(p, b, 0o600)
+	pid := createWith(t, root, bundle, "hooks", nil)
+	ok(t, runtime(t, nil, "--root", root, "start", "hooks"))
+	reap(t, pid)
+	for name, want := range map[string]string{"prestart": "created", "createRuntime": "created", "createContainer": "created", "poststart": "running"} {
+		var st struct {
+			ID, Status string
+			Pid        int
+		}
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatalf("the %s hook did not run: %v", name, err)
+		}
+		if err := json.Unmarshal(b, &st); err != nil || st.ID != "hooks" || st.Status != want || st.Pid != pid {
+			t.Errorf("%s hook got %s, want status %q and pid %d", name, b, want, pid)
+		}
+	}
+	ok(t, runtime(t, nil, "--root", root, "delete", "hooks"))
+}
