@@ -39,6 +39,9 @@ func (in *initState) mountRoot() error {
 	}
 	root := b.Root.Path
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if in.sharedMount && errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("root.path %q: bind it: %w: linux.namespaces has no mount namespace, so the mounts are made in the caller's, which it may not mount in: add {\"type\": \"mount\"} (and a user namespace)", root, err)
+		}
 		return fmt.Errorf("root.path %q: bind it: %w", root, err)
 	}
 	for i, m := range b.Mounts {

@@ -168,7 +168,9 @@ func TestRuntimeBadInput(t *testing.T) {
 		{"an unknown ociVersion", strings.Replace(valid, "1.0.2-dev", "3.1.0", 1), "c1", `ociVersion: "3.1.0" is a runtime-spec version rbox does not know`},
 		{"no root.path", strings.Replace(valid, `"path": "`+rootfs+`"`, `"readonly": true`, 1), "c1", "root.path: empty"},
 		{"a bad ID", valid, "../c1", `container ID "../c1" is invalid`},
-		{"no mount namespace", valid, "c1", "linux.namespaces: no new mount namespace"},
+		// The caller's mount namespace is the container's, and this
+		// caller may not mount in it.
+		{"no mount namespace", valid, "c1", `bind it: operation not permitted: linux.namespaces has no mount namespace, so the mounts are made in the caller's, which it may not mount in: add {"type": "mount"}`},
 		{"a missing root.path", strings.Replace(strings.Replace(valid, `"path": "`+rootfs+`"`, `"path": "/nonexistent-root"`, 1), `"root"`, userMountNS()+`, "root"`, 1), "c1", `root.path "/nonexistent-root"`},
 	}
 	for _, c := range cases {
