@@ -39,6 +39,11 @@ type Record struct {
 	// CgroupMade: create made the cgroup (it did not exist), so delete
 	// removes it and what is in it is the container's.
 	CgroupMade bool `json:"cgroupMade,omitempty"`
+	// HostMounts says the container has no mount namespace of its own:
+	// its mounts are on Rootfs in the caller's, and delete detaches all
+	// but KeepMounts (the IDs of those that were there before create).
+	HostMounts bool  `json:"hostMounts,omitempty"`
+	KeepMounts []int `json:"keepMounts,omitempty"`
 	// Paused is set by pause and cleared by resume.
 	Paused bool `json:"paused,omitempty"`
 	// Poststop are the hooks delete runs, kept from config.json at create

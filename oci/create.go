@@ -70,6 +70,7 @@ type initMessage struct {
 	Bundle *Bundle `json:"bundle,omitempty"`
 	Fifo   string  `json:"fifo,omitempty"`
 	ID     string  `json:"id,omitempty"`
+	Pid    int     `json:"pid,omitempty"` // the init's, as create sees it
 	Hooks  bool    `json:"hooks,omitempty"`
 	Debug  bool    `json:"debug,omitempty"`
 	Msg    string  `json:"msg,omitempty"`
@@ -86,6 +87,13 @@ type initMessage struct {
 func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 	fifo := o.StateDir + "/" + FifoName
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return 0, fmt.Errorf("create %q: %w", fifo, err)
+	}
+	// The init opens it for writing through its O_PATH descriptor once it
+	// is root of its user namespace, whose uid 0 may be another host uid
+	// than the runtime's (runc's mode, for the same reason). The state
+	// directory is 0700: nobody else reaches it by path.
+	if err := unix.Chmod(fifo, 0o622); err != nil {
 		return 0, fmt.Errorf("create %q: %w", fifo, err)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -169,7 +177,7 @@ func Create(b *Bundle, o CreateOptions) (pid int, err error) {
 		}
 	}
 	ch := channel{parent}
-	if err := ch.send(initMessage{Type: "config", Bundle: b, Fifo: fifo, ID: o.ID, Hooks: o.Hooks != nil, Debug: o.Debugf != nil}); err != nil {
+	if err := ch.send(initMessage{Type: "config", Bundle: b, Fifo: fifo, ID: o.ID, Pid: pid, Hooks: o.Hooks != nil, Debug: o.Debugf != nil}); err != nil {
 		return 0, err
 	}
 	for {

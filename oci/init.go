@@ -44,7 +44,7 @@ func InitMain() {
 	if err != nil || m.Type != "config" || m.Bundle == nil {
 		os.Exit(1)
 	}
-	in := &initState{b: m.Bundle, ch: ch, debug: m.Debug, hooks: m.Hooks, id: m.ID}
+	in := &initState{b: m.Bundle, ch: ch, debug: m.Debug, hooks: m.Hooks, id: m.ID, hostPid: m.Pid}
 	fifo, err := in.setup(m.Fifo)
 	if err != nil {
 		var ee *execErr
@@ -76,14 +76,19 @@ func InitMain() {
 }
 
 type initState struct {
-	b      *Bundle
-	ch     channel
-	debug  bool
-	hooks  bool
-	id     string
-	prog   string   // process.args[0] found in the container
-	stdio  *os.File // the pty's slave, with process.terminal
-	userNS bool
+	b     *Bundle
+	ch    channel
+	debug bool
+	hooks bool
+	id    string
+	// hostPid is this process's pid in the runtime's pid namespace,
+	// for the hooks' state.
+	hostPid int
+	prog    string   // process.args[0] found in the container
+	stdio   *os.File // the pty's slave, with process.terminal
+	userNS  bool
+	// sharedMount: no mount namespace of its own (the caller's).
+	sharedMount bool
 }
 
 // setup does everything up to the barrier; it returns the fifo, opened
@@ -113,6 +118,11 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			}
 		}
 	}
+	if in.userNS {
+		if err := becomeNSRoot(b); err != nil {
+			return -1, err
+		}
+	}
 	if b.Hostname != "" {
 		if err := unix.Sethostname([]byte(b.Hostname)); err != nil {
 			return -1, fmt.Errorf("hostname %q: %w", b.Hostname, err)
@@ -123,9 +133,11 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			return -1, fmt.Errorf("domainname %q: %w", b.Domainname, err)
 		}
 	}
-	if !mountNS {
-		return -1, fmt.Errorf("%w: linux.namespaces: no mount namespace: rbox-runtime sets the root up in one of the container's own", ErrUnsupported)
-	}
+	// No mount namespace in the config, new or joined: the container
+	// inherits the runtime's (runtime-spec "namespaces"), its mounts are
+	// made there and its root is a chroot; delete detaches what it
+	// mounted.
+	in.sharedMount = !mountNS
 	if err := in.mountRoot(); err != nil {
 		return -1, err
 	}
@@ -140,7 +152,7 @@ func (in *initState) setup(fifoPath string) (int, error) {
 		}
 	}
 	for _, h := range b.Hooks.CreateContainer {
-		if err := runHookInside(h, b, in.id); err != nil {
+		if err := runHookInside(h, b, in.id, in.hostPid); err != nil {
 			return -1, fmt.Errorf("createContainer hook %q: %w", h.Path, err)
 		}
 	}
@@ -157,12 +169,47 @@ func (in *initState) setup(fifoPath string) (int, error) {
 			return -1, err
 		}
 	}
+	cs, err := parseCaps(b.Process.Capabilities)
+	if err != nil {
+		return -1, err
+	}
+	if err := checkGrantable(cs, boundingSet()); err != nil {
+		return -1, err
+	}
 	prog, err := findProgram(b.Process.Args[0], b.Process.Env, b.Process.Cwd)
 	if err != nil {
 		return -1, err
 	}
 	in.prog = prog
 	return fifo, nil
+}
+
+// becomeNSRoot makes the init root of the user namespace it was cloned
+// into. Cloned by a caller whose IDs the maps leave out (root of the
+// host with a map from 1000, say), it would be the overflow ID there, and
+// the file systems it mounts (the namespace's own tmpfs for /dev) refuse
+// a mkdir by an unmapped owner with EOVERFLOW. A map without a
+// container ID 0 leaves the IDs as they are.
+func becomeNSRoot(b *Bundle) error {
+	if !mapsZero(b.UIDMappings) || !mapsZero(b.GIDMappings) {
+		return nil
+	}
+	if err := unix.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("linux.gidMappings: become gid 0 of the user namespace: %w", err)
+	}
+	if err := unix.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("linux.uidMappings: become uid 0 of the user namespace: %w", err)
+	}
+	return nil
+}
+
+func mapsZero(ms []IDMapping) bool {
+	for _, m := range ms {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func writeTimeOffsets(offs map[string]specs.LinuxTimeOffset) error {
@@ -286,7 +333,7 @@ func findProgram(name string, env []string, cwd string) (string, error) {
 func (in *initState) exec() error {
 	p := in.b.Process
 	for _, h := range in.b.Hooks.StartContainer {
-		if err := runHookInside(h, in.b, in.id); err != nil {
+		if err := runHookInside(h, in.b, in.id, in.hostPid); err != nil {
 			return fmt.Errorf("startContainer hook %q: %w", h.Path, err)
 		}
 	}

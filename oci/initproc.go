@@ -37,6 +37,44 @@ func parseCaps(c *specs.LinuxCapabilities) (capSets, error) {
 	return s, nil
 }
 
+// checkGrantable refuses a capability that the process could not be
+// given: one outside the init's bounding set (which no capset can raise:
+// root on this host may lack CAP_SYS_RESOURCE there) or one this kernel
+// does not know. The spec wants such a value to fail, and create is where
+// the engine can still report it; the capset after start could only kill
+// the process.
+func checkGrantable(cs capSets, bounding caps.Set) error {
+	for _, x := range []struct {
+		set  caps.Set
+		name string
+	}{{cs.bounding, "bounding"}, {cs.effective, "effective"}, {cs.permitted, "permitted"},
+		{cs.inheritable, "inheritable"}, {cs.ambient, "ambient"}} {
+		if extra := x.set &^ bounding; extra != 0 {
+			return fmt.Errorf("process.capabilities.%s: %s cannot be granted: not in the runtime's bounding set (%s): drop it from the config", x.name, extra.Names()[0], boundingWords(bounding))
+		}
+	}
+	return nil
+}
+
+func boundingWords(b caps.Set) string {
+	if missing := caps.All &^ b; missing != 0 {
+		return "it lacks " + missing.String()
+	}
+	return "it has all"
+}
+
+// boundingSet is this thread's capability bounding set as the kernel
+// reports it; capabilities this kernel does not have are never in it.
+func boundingSet() caps.Set {
+	var s caps.Set
+	for n := 0; n <= caps.Last; n++ {
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0); err == nil && r == 1 {
+			s |= 1 << n
+		}
+	}
+	return s
+}
+
 // setUser drops the bounding set (which needs CAP_SETPCAP, so before
 // the uid changes), then takes process.user's groups and IDs, keeping
 // the permitted set for applyCaps.
@@ -113,7 +151,9 @@ func installSeccomp(f *seccomp.Filter) error {
 
 // runHookInside runs a createContainer or startContainer hook in the
 // container's namespaces (this process's).
-func runHookInside(h Hook, b *Bundle, id string) error {
-	st := specs.State{Version: b.OCIVersion, ID: id, Status: specs.StateCreating, Pid: os.Getpid(), Bundle: b.Dir, Annotations: b.Annotations}
+// The state is "created" (after lifecycle step 2) with the process's pid
+// as the host sees it.
+func runHookInside(h Hook, b *Bundle, id string, pid int) error {
+	st := specs.State{Version: b.OCIVersion, ID: id, Status: specs.StateCreated, Pid: pid, Bundle: b.Dir, Annotations: b.Annotations}
 	return RunHook(context.Background(), h, st)
 }

@@ -27,16 +27,21 @@ import (
 func (in *initState) mountRoot() error {
 	b := in.b
 	// Nothing mounted in the container propagates back to the host, and
-	// pivot_root refuses a shared parent.
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p, ok := propagationFlags[b.RootfsPropagation]; ok {
-		prop = p
-	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
-		return fmt.Errorf("make / %s: %w", b.RootfsPropagation, err)
+	// pivot_root refuses a shared root or parent and a bind of an
+	// unbindable tree fails: linux.rootfsPropagation is applied to the
+	// new root after the pivot.
+	// In the caller's own namespace (no mount namespace in the config)
+	// its / is left as it is.
+	if !in.sharedMount {
+		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make / a slave: %w", err)
+		}
 	}
 	root := b.Root.Path
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if in.sharedMount && errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("root.path %q: bind it: %w: linux.namespaces has no mount namespace, so the mounts are made in the caller's, which it may not mount in: add {\"type\": \"mount\"} (and a user namespace)", root, err)
+		}
 		return fmt.Errorf("root.path %q: bind it: %w", root, err)
 	}
 	for i, m := range b.Mounts {
@@ -393,6 +398,10 @@ func makeDevice(root, p string, d *specs.LinuxDevice) error {
 		os.Remove(dest)
 		err := unix.Mknod(dest, t|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
 		if err == nil {
+			// mknod applies the runtime's umask; fileMode is the node's.
+			if err := unix.Chmod(dest, mode); err != nil {
+				return err
+			}
 			if d.UID != nil || d.GID != nil {
 				uid, gid := -1, -1
 				if d.UID != nil {
@@ -426,19 +435,32 @@ func (in *initState) pivot() error {
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("root.path %q: %w", root, err)
 	}
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root to %q: %w", root, err)
-	}
-	// The old root is stacked under the new one; make it a slave so its
-	// unmount does not reach the host, then detach it.
-	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("old root: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the old root: %w", err)
+	if in.sharedMount {
+		// pivot_root would change the root of every process of the
+		// caller's namespace: only this one's changes.
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot to %q: %w", root, err)
+		}
+	} else {
+		if err := unix.PivotRoot(".", "."); err != nil {
+			return fmt.Errorf("pivot_root to %q: %w", root, err)
+		}
+		// The old root is stacked under the new one; make it a slave so
+		// its unmount does not reach the host, then detach it.
+		if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("old root: %w", err)
+		}
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach the old root: %w", err)
+		}
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return err
+	}
+	if p, ok := propagationFlags[b.RootfsPropagation]; ok {
+		if err := unix.Mount("", "/", "", p, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation %q: %w", b.RootfsPropagation, err)
+		}
 	}
 	// Before the read-only paths, /proc/sys among them.
 	for k, v := range b.Sysctl {

@@ -115,7 +115,7 @@ func TestEngineArgv(t *testing.T) {
 		code  int
 		want  string // in stderr when code != 0, in stdout otherwise
 	}{
-		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, "create: not supported by rbox: linux.namespaces: no mount namespace"},
+		{"conmon create", []string{"--root=" + root, "--log-format=json", "--log", log, "--cgroup-manager", "disabled", "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "new1"}, "", 1, `rootfs": bind it: no such file or directory`},
 		{"conmon create, systemd", []string{"--systemd-cgroup", "--root", root, "create", "--bundle", tty, "--pid-file", filepath.Join(tmp, "pid"), "--console-socket", filepath.Join(tmp, "sock"), "new1"}, "", 1, `create: --console-socket "` + filepath.Join(tmp, "sock") + `"`},
 		{"conmon create, ID in use", []string{"--root", root, "create", "--bundle", plain, "--pid-file", filepath.Join(tmp, "pid"), "c1"}, "", 1, `create: container "c1" already exists`},
 		{"conmon exec", append(r, "exec", "--pid-file", filepath.Join(tmp, "pid"), "--process", proc, "--detach", "--preserve-fds", "2", "--console-socket", filepath.Join(tmp, "sock"), "c1"), "", 1, `exec: bundle "/b/c1" has no config.json`},
@@ -134,7 +134,8 @@ func TestEngineArgv(t *testing.T) {
 		{"crio update, bad resources", append(r, "update", "--resources", "-", "c2"), `{"pids": {"limit": "x"}}`, 1, `update: --resources "-": resources.pids.limit: cannot be a JSON string`},
 		{"podman start", []string{"start", "c1"}, "", 1, `start: container "c1" does not exist`}, // not in XDG_RUNTIME_DIR
 		{"start of a created container", append(r, "start", "c1"), "", 1, `start: start container "c1": open`},
-		{"containerd delete of a running container", append(r, "delete", "c1"), "", 0, ""}, // created: delete kills it
+		{"delete of a created container", append(r, "delete", "c1"), "", 1, `delete: cannot delete container "c1" that is not stopped: it is created`},
+		{"delete --force of a created container", append(r, "delete", "--force", "c1"), "", 0, ""},
 		{"podman state of a deleted container", append(r, "state", "c1"), "", 1, `state: container "c1" does not exist`},
 		{"containerd kill --all", append(r, "kill", "--all", "c2", "9"), "", 0, ""},
 		{"crio kill of a stopped container", append(r, "kill", "c2", "KILL"), "", 1, `kill: container "c2": container not running`},

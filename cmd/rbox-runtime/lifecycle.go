@@ -101,9 +101,20 @@ func runCreate(e *env, name string, args []string) error {
 	}
 	r := &oci.Record{OCIVersion: b.OCIVersion, ID: id, Bundle: dir, Rootfs: b.Root.Path, Status: specs.StateCreating,
 		Created: time.Now().UTC(), Annotations: b.Annotations, Poststop: b.Hooks.Poststop, Poststart: b.Hooks.Poststart}
+	r.HostMounts = true
 	for _, ns := range b.Namespaces {
 		if ns.Type == specs.PIDNamespace && ns.Path == "" {
 			r.NewPIDNS = true
+		}
+		if ns.Type == specs.MountNamespace {
+			r.HostMounts = false
+		}
+	}
+	if r.HostMounts {
+		// The container's mounts land in this namespace: what is under
+		// its root now (the engine's) stays at delete.
+		if r.KeepMounts, err = oci.MountIDsUnder(b.Root.Path); err != nil {
+			return err
 		}
 	}
 	cg.Record(r)
@@ -118,6 +129,11 @@ func runCreate(e *env, name string, args []string) error {
 	}
 	defer func() {
 		if !ok {
+			if r.HostMounts {
+				if err := oci.DetachUnder(r.Rootfs, r.KeepMounts); err != nil {
+					e.log.warn(fmt.Sprintf("create: %v", err))
+				}
+			}
 			st.Remove(id)
 			if madeRoot {
 				// A failed create leaves no state root it made: only
@@ -133,7 +149,10 @@ func runCreate(e *env, name string, args []string) error {
 	if len(b.Hooks.Prestart)+len(b.Hooks.CreateRuntime) > 0 {
 		o.Hooks = func(pid int) error {
 			s := r.State()
-			s.Status, s.Pid = specs.StateCreating, pid
+			// The hooks run after the environment is made (lifecycle
+			// steps 3 and 4), which the spec's "created" describes:
+			// "creating" is step 2.
+			s.Status, s.Pid = specs.StateCreated, pid
 			for _, h := range append(append([]oci.Hook(nil), b.Hooks.Prestart...), b.Hooks.CreateRuntime...) {
 				if err := oci.RunHook(context.Background(), h, s); err != nil {
 					return err
@@ -257,12 +276,10 @@ func runDelete(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch s := r.State().Status; s {
-	case specs.StateStopped, specs.StateCreated:
-	default:
-		if !*force {
-			return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (use --force)", id, s)
-		}
+	// A created container is not stopped: the spec wants an error (runc
+	// kills it instead; crun refuses, as rbox does). --force kills it.
+	if s := r.State().Status; s != specs.StateStopped && !*force {
+		return fmt.Errorf("cannot delete container %q that is not stopped: it is %s (kill it first, or use --force)", id, s)
 	}
 	// The cgroup create made goes with the container, and everything in
 	// it (the process, a daemon it left, an exec'd one) is killed first:
@@ -279,6 +296,11 @@ func runDelete(e *env, name string, args []string) error {
 	}
 	if err := oci.Kill(r, killTimeout); err != nil {
 		return err
+	}
+	if r.HostMounts {
+		if err := oci.DetachUnder(r.Rootfs, r.KeepMounts); err != nil {
+			return fmt.Errorf("delete container %q: %w", id, err)
+		}
 	}
 	if err := st.Remove(id); err != nil {
 		return err
@@ -318,8 +340,12 @@ func startCreated(e *env, st *oci.Store, r *oci.Record) error {
 	if err := st.Save(r); err != nil {
 		return err
 	}
+	// The state start made, running with its pid: a short process may
+	// have ended already, and the hooks are about its start.
+	s := r.State()
+	s.Status, s.Pid = specs.StateRunning, r.Pid
 	for _, h := range r.Poststart {
-		if err := oci.RunHook(context.Background(), h, r.State()); err != nil {
+		if err := oci.RunHook(context.Background(), h, s); err != nil {
 			e.log.warn(fmt.Sprintf("start: poststart %v", err))
 		}
 	}

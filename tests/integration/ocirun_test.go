@@ -378,3 +378,108 @@ func TestRuntimeSubIDMap(t *testing.T) {
 	}
 	ok(t, runtime(t, nil, "--root", root, "delete", "sub"))
 }
+
+// A map that leaves the caller's own uid out (uid 0 of the container is
+// a subordinate ID): the init becomes that root before it mounts, so
+// the namespace's own tmpfs takes the /dev/pts mount point, and it can
+// still open the start fifo the runtime made. The configured root
+// propagation is the pivoted root's.
+func TestRuntimeSubIDRoot(t *testing.T) {
+	need(t, hasFullMap(), "a subordinate ID range for the test user")
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(file string) string {
+		b, _ := os.ReadFile(file)
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Split(l, ":")
+			if len(f) == 3 && (f[0] == u.Username || f[0] == u.Uid) {
+				return f[1]
+			}
+		}
+		t.Fatalf("no range for %s in %s", u.Username, file)
+		return ""
+	}
+	subreaper(t)
+	for _, prop := range []string{"shared", "unbindable"} {
+		t.Run(prop, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			bundle := bundleConfig(t, false, "sh", "-c", "id -u; head -1 /proc/self/uid_map; grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ' /proc/self/mountinfo")
+			p := filepath.Join(bundle, "config.json")
+			b, _ := os.ReadFile(p)
+			own := fmt.Sprintf(`"uidMappings": [{"containerID": 0, "hostID": %d, "size": 1}],
+		"gidMappings": [{"containerID": 0, "hostID": %d, "size": 1}],`, os.Getuid(), os.Getgid())
+			sub := fmt.Sprintf(`"uidMappings": [{"containerID": 0, "hostID": %s, "size": 1000}],
+		"gidMappings": [{"containerID": 0, "hostID": %s, "size": 1000}], "rootfsPropagation": %q,`, start("/etc/subuid"), start("/etc/subgid"), prop)
+			c := strings.Replace(string(b), own, sub, 1)
+			if c == string(b) {
+				t.Fatal("the config's maps were not replaced")
+			}
+			os.WriteFile(p, []byte(c), 0o600)
+			out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			pid := createWith(t, root, bundle, "subroot", out)
+			ok(t, runtime(t, nil, "--root", root, "start", "subroot"))
+			if ws := reap(t, pid); ws.ExitStatus() != 0 {
+				got, _ := os.ReadFile(out.Name())
+				t.Fatalf("exit %v: %s", ws, got)
+			}
+			got, _ := os.ReadFile(out.Name())
+			lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+			if len(lines) != 3 || lines[0] != "0" || strings.Fields(lines[1])[1] != start("/etc/subuid") {
+				t.Fatalf("uid and uid_map: %q", got)
+			}
+			want := map[string]string{"shared": " shared:", "unbindable": " unbindable"}[prop]
+			if !strings.Contains(lines[2], want) {
+				t.Fatalf("the container's / is not %s: %q", prop, lines[2])
+			}
+			ok(t, runtime(t, nil, "--root", root, "delete", "subroot"))
+		})
+	}
+}
+
+// The hooks get the state of their lifecycle step on stdin: "created"
+// (after step 2) with the container process's host pid for prestart,
+// createRuntime and createContainer (the last run inside the
+// container's namespaces, where that pid is 1), "running" for poststart
+// even when the process has already ended.
+func TestRuntimeHookState(t *testing.T) {
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	out := t.TempDir()
+	bundle := bundleConfig(t, false, "true")
+	p := filepath.Join(bundle, "config.json")
+	b, _ := os.ReadFile(p)
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	hook := func(name string) []any {
+		return []any{map[string]any{"path": "/bin/sh", "args": []string{"sh", "-c", "cat > " + filepath.Join(out, name)}, "env": []string{"PATH=/usr/bin:/bin"}}}
+	}
+	cfg["hooks"] = map[string]any{"prestart": hook("prestart"), "createRuntime": hook("createRuntime"),
+		"createContainer": hook("createContainer"), "poststart": hook("poststart")}
+	b, _ = json.Marshal(cfg)
+	os.WriteFile(p, b, 0o600)
+	pid := createWith(t, root, bundle, "hooks", nil)
+	ok(t, runtime(t, nil, "--root", root, "start", "hooks"))
+	reap(t, pid)
+	for name, want := range map[string]string{"prestart": "created", "createRuntime": "created", "createContainer": "created", "poststart": "running"} {
+		var st struct {
+			ID, Status string
+			Pid        int
+		}
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatalf("the %s hook did not run: %v", name, err)
+		}
+		if err := json.Unmarshal(b, &st); err != nil || st.ID != "hooks" || st.Status != want || st.Pid != pid {
+			t.Errorf("%s hook got %s, want status %q and pid %d", name, b, want, pid)
+		}
+	}
+	ok(t, runtime(t, nil, "--root", root, "delete", "hooks"))
+}

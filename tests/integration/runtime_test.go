@@ -118,9 +118,13 @@ func TestRuntimeStateDelete(t *testing.T) {
 	if got := strings.TrimSpace(ok(t, runtime(t, env, "ps", "--format", "json", "c1"))); got != "["+itoa(cmd.Process.Pid)+"]" {
 		t.Fatalf("ps: %s", got)
 	}
-	// A created container is deleted without --force: its process is
-	// killed first.
-	ok(t, runtime(t, env, "delete", "c1"))
+	// A created container is not stopped: delete refuses it and leaves it
+	// as it was (runtime-spec "delete"); --force kills it first.
+	oneError(t, runtime(t, env, "delete", "c1"), `delete: cannot delete container "c1" that is not stopped: it is created (kill it first, or use --force)`)
+	if err := json.Unmarshal([]byte(ok(t, runtime(t, env, "state", "c1"))), &st); err != nil || st.Status != specs.StateCreated {
+		t.Fatalf("state after a refused delete: %+v %v", st, err)
+	}
+	ok(t, runtime(t, env, "delete", "--force", "c1"))
 	if _, err := os.Lstat(filepath.Join(root, "c1")); err == nil {
 		t.Fatal("delete left the container's directory")
 	}
@@ -164,7 +168,9 @@ func TestRuntimeBadInput(t *testing.T) {
 		{"an unknown ociVersion", strings.Replace(valid, "1.0.2-dev", "3.1.0", 1), "c1", `ociVersion: "3.1.0" is a runtime-spec version rbox does not know`},
 		{"no root.path", strings.Replace(valid, `"path": "`+rootfs+`"`, `"readonly": true`, 1), "c1", "root.path: empty"},
 		{"a bad ID", valid, "../c1", `container ID "../c1" is invalid`},
-		{"no mount namespace", valid, "c1", "linux.namespaces: no mount namespace"},
+		// The caller's mount namespace is the container's, and this
+		// caller may not mount in it.
+		{"no mount namespace", valid, "c1", `bind it: operation not permitted: linux.namespaces has no mount namespace, so the mounts are made in the caller's, which it may not mount in: add {"type": "mount"}`},
 		{"a missing root.path", strings.Replace(strings.Replace(valid, `"path": "`+rootfs+`"`, `"path": "/nonexistent-root"`, 1), `"root"`, userMountNS()+`, "root"`, 1), "c1", `root.path "/nonexistent-root"`},
 	}
 	for _, c := range cases {
