@@ -234,20 +234,15 @@ func spawn(sp spawnSpec) (int, error) {
 	}
 	a.argv, a.envv = &av[0], &ev[0]
 
-	result, unmap, err := rawproc.MapResult()
+	var unmap func()
+	a.result, unmap, err = rawproc.MapResult()
 	if err != nil {
 		return 0, err
 	}
 	defer unmap()
-	a.result = result
-
-	// Blocked from before the clone until I has put the handlers back,
-	// so that no Go handler runs in S or I.
-	runtime.LockOSThread()
-	a.sigs.Block()
-	spid, errno := spawnStep(a)
-	a.sigs.Unblock()
-	runtime.UnlockOSThread()
+	// Signals stay blocked in S, and in I until it has put the handlers
+	// back.
+	spid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return spawnStep(a) })
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(av)
 	runtime.KeepAlive(ev)

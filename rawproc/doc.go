@@ -4,12 +4,13 @@
 // that may do nothing but raw syscalls over memory its parent prepared,
 // and each child reports a failing step and its errno the same way.
 //
-// The parent side: Signals (the runtime's handlers found, every signal
-// blocked on the locked thread across the clone, the mask put back),
+// The parent side: Signals.Clone (the runtime's handlers found, every
+// signal blocked on the locked thread across the clone, the mask put back),
 // MapResult (the shared page of a child that writes its own copy of our
-// memory) and Wait (the reaping of a child that failed). The child side,
-// every function nosplit and norace, as syscall.forkAndExecInChild1 is:
-// Signals.Reset, Caps.Set, Ambient.Raise, Execve, Fail.
+// memory), Wait (the reaping of a child that failed) and AllCaps. The
+// child side, every function nosplit and norace, as
+// syscall.forkAndExecInChild1 is: Signals.Reset, Caps.Set, Ambient.Raise,
+// Execve, Exit, Fail.
 //
 // The clones themselves stay with their callers: their flags differ, and
 // the init's (CLONE_VM) needs an assembly syscall that its caller calls

@@ -2,6 +2,7 @@ package rawproc
 
 import (
 	"fmt"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -39,20 +40,32 @@ type sigaction struct {
 type Signals struct {
 	reset uint64    // bit n-1: signal n has a handler of the runtime's
 	dfl   sigaction // SIG_DFL
-	mask  uint64    // the thread's mask before Block
+	mask  uint64    // the thread's mask before the clone
 }
 
-// Block finds the signals with a handler, then blocks every signal on
-// this thread, which the caller has locked: the child inherits the mask,
-// so that no Go handler runs in it before Reset.
-func (s *Signals) Block() {
+// Clone calls clone, which clones a child that starts with Reset, on
+// this goroutine's thread, locked, with every signal blocked from before
+// the clone until it has returned: the child inherits the mask, so that
+// no Go handler runs in it before Reset.
+func (s *Signals) Clone(clone func() (uintptr, syscall.Errno)) (uintptr, syscall.Errno) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s.block()
+	pid, err := clone()
+	s.unblock()
+	return pid, err
+}
+
+// block finds the signals with a handler, then blocks every signal on
+// this thread, which the caller has locked.
+func (s *Signals) block() {
 	s.reset = handledSignals()
 	all := ^uint64(0)
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&s.mask)), 8, 0, 0)
 }
 
-// Unblock puts the thread's mask back, once the clone has returned.
-func (s *Signals) Unblock() {
+// unblock puts the thread's mask back, once the clone has returned.
+func (s *Signals) unblock() {
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&s.mask)), 0, 8, 0, 0)
 }
 

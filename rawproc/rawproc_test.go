@@ -64,11 +64,7 @@ func run(t *testing.T, path string, raise *Ambient) (int, Result) {
 	}
 	defer unmap()
 	a.result = result
-	runtime.LockOSThread()
-	a.sigs.Block()
-	pid, errno := testChild(a, raise != nil)
-	a.sigs.Unblock()
-	runtime.UnlockOSThread()
+	pid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return testChild(a, raise != nil) })
 	runtime.KeepAlive(av)
 	runtime.KeepAlive(ev)
 	if errno != 0 {
@@ -112,7 +108,7 @@ func TestChild(t *testing.T) {
 	}
 }
 
-// The mask Block saved is the one Unblock puts back, and the thread's
+// The mask block saved is the one unblock puts back, and the thread's
 // mask is all blocked in between.
 func TestSignalsBlock(t *testing.T) {
 	runtime.LockOSThread()
@@ -123,9 +119,9 @@ func TestSignalsBlock(t *testing.T) {
 	}
 	mask(&before)
 	var s Signals
-	s.Block()
+	s.block()
 	mask(&during)
-	s.Unblock()
+	s.unblock()
 	mask(&after)
 	// SIGKILL and SIGSTOP cannot be blocked.
 	if want := ^uint64(0) &^ (1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)); during&want != want {

@@ -118,11 +118,7 @@ func cloneInit(flags uintptr, path string, argv, env []string, files []*os.File)
 	// As os/exec: no descriptor made without close-on-exec elsewhere in
 	// the process leaks into the child meanwhile.
 	syscall.ForkLock.Lock()
-	runtime.LockOSThread()
-	a.sigs.Block()
-	pid, errno := forkInit(a)
-	a.sigs.Unblock()
-	runtime.UnlockOSThread()
+	pid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return forkInit(a) })
 	syscall.ForkLock.Unlock()
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(files)

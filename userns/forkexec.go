@@ -122,19 +122,13 @@ func (e *childError) Unwrap() error { return e.errno }
 // spawn forks and executes a as described above and returns the child's
 // pid. A failure of the child's is a *childError.
 func spawn(a *execAttr) (int, error) {
-	result, unmap, err := rawproc.MapResult()
-	if err != nil {
+	var unmap func()
+	var err error
+	if a.result, unmap, err = rawproc.MapResult(); err != nil {
 		return 0, err
 	}
 	defer unmap()
-	a.result = result
-
-	// The signal mask is per thread, and the child inherits it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	a.sigs.Block()
-	pid, errno := forkExec(a)
-	a.sigs.Unblock()
+	pid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return forkExec(a) })
 	runtime.KeepAlive(a)
 	if errno != 0 && a.into != nil {
 		// EAGAIN here is the leaf's pids.max (--pids-limit).
