@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/rawproc"
 )
 
 // A process that joins namespaces starts through a step of raw
@@ -22,10 +24,10 @@ import (
 // namespaces asked for (owned by the joined user namespace, if any) and
 // CLONE_PARENT, so that I is the caller's child; S exits once I has
 // executed the runtime (CLONE_VFORK again). S and I run spawnStep's
-// nosplit code alone, as userns/forkexec.go's child does. Create starts
-// the init of a config that joins a namespace by path this way, exec
-// every process (in the namespaces of the container's that differ from
-// the runtime's).
+// nosplit code alone, as userns/forkexec.go's child does, with the parts
+// the three children share from rawproc. Create starts the init of a
+// config that joins a namespace by path this way, exec every process (in
+// the namespaces of the container's that differ from the runtime's).
 //
 // S's steps: setns each namespace in order. I's steps: the signal
 // handlers back to SIG_DFL and the mask restored; [a user namespace, new
@@ -104,13 +106,6 @@ func joinPlan(b *Bundle) ([]nsJoin, uintptr) {
 	return joins, flags
 }
 
-// spawnResult is what S and I leave in the shared page.
-type spawnResult struct {
-	step  uint32
-	errno uint32
-	pid   int32
-}
-
 // spawnSpec is a process to start through S: create's init, or exec's
 // process.
 type spawnSpec struct {
@@ -133,9 +128,7 @@ type spawnAttr struct {
 
 	clone   uintptr // CLONE_PARENT|CLONE_VFORK|new namespaces
 	ambient bool
-	capHdr  unix.CapUserHeader
-	capData [2]unix.CapUserData
-	lastCap uintptr
+	raise   rawproc.Ambient
 
 	exe        uintptr
 	empty      *byte
@@ -145,16 +138,8 @@ type spawnAttr struct {
 	keep       uintptr // preserved descriptors 3 .. 3+keep-1
 	null       int     // >= 0: /dev/null, to become 0, 1 and 2
 
-	resetSigs uint64
-	dfl       sigaction
-	mask      uint64
-	result    *spawnResult
-}
-
-// sigaction is the kernel's struct sigaction on amd64 and arm64.
-type sigaction struct {
-	handler, flags, restorer uintptr
-	mask                     uint64
+	sigs   rawproc.Signals
+	result *rawproc.Result // in a shared page: S and I have copies of the rest
 }
 
 // joinError is a namespace that could not be opened or joined.
@@ -234,15 +219,7 @@ func spawn(sp spawnSpec) (int, error) {
 		}
 	}
 	if sp.ambient {
-		last := lastCap()
-		a.lastCap = uintptr(last)
-		a.capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-		for c := 0; c <= last; c++ {
-			w := &a.capData[c/32]
-			w.Effective |= 1 << (c % 32)
-			w.Permitted |= 1 << (c % 32)
-			w.Inheritable |= 1 << (c % 32)
-		}
+		a.raise = rawproc.AllCaps(lastCap())
 	}
 	if a.empty, err = syscall.BytePtrFromString(""); err != nil {
 		return 0, err
@@ -257,22 +234,15 @@ func spawn(sp spawnSpec) (int, error) {
 	}
 	a.argv, a.envv = &av[0], &ev[0]
 
-	page, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	var unmap func()
+	a.result, unmap, err = rawproc.MapResult()
 	if err != nil {
-		return 0, fmt.Errorf("map the child's result page: %w", err)
+		return 0, err
 	}
-	defer unix.Munmap(page)
-	a.result = (*spawnResult)(unsafe.Pointer(&page[0]))
-	a.resetSigs = handledSignals()
-
-	// Blocked from before the clone until I has put the handlers back,
-	// so that no Go handler runs in S or I.
-	runtime.LockOSThread()
-	all := ^uint64(0)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&a.mask)), 8, 0, 0)
-	spid, errno := spawnStep(a)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
-	runtime.UnlockOSThread()
+	defer unmap()
+	// Signals stay blocked in S, and in I until it has put the handlers
+	// back.
+	spid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return spawnStep(a) })
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(av)
 	runtime.KeepAlive(ev)
@@ -280,32 +250,26 @@ func spawn(sp spawnSpec) (int, error) {
 		return 0, fmt.Errorf("fork: %w", errno)
 	}
 	// S has exited (CLONE_VFORK waited for it): reap it.
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(int(spid), &ws, 0, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	ws := rawproc.Wait(int(spid))
 	r := *a.result
 	switch {
-	case r.step >= spawnJoin && int(r.step-spawnJoin) < len(sp.joins):
-		j := sp.joins[r.step-spawnJoin]
-		return 0, &joinError{j, "join it", syscall.Errno(r.errno)}
-	case r.step != spawnNone:
-		if r.pid > 0 {
+	case r.Step >= spawnJoin && int(r.Step-spawnJoin) < len(sp.joins):
+		j := sp.joins[r.Step-spawnJoin]
+		return 0, &joinError{j, "join it", syscall.Errno(r.Errno)}
+	case r.Step != spawnNone:
+		if r.Pid > 0 {
 			// I failed before its execve and exited: reap it.
-			unix.Wait4(int(r.pid), &ws, 0, nil)
+			rawproc.Wait(int(r.Pid))
 		}
 		name := "step"
-		if int(r.step) < len(spawnStepNames) {
-			name = spawnStepNames[r.step]
+		if int(r.Step) < len(spawnStepNames) {
+			name = spawnStepNames[r.Step]
 		}
-		return 0, fmt.Errorf("%s: %w", name, syscall.Errno(r.errno))
-	case r.pid <= 0:
+		return 0, fmt.Errorf("%s: %w", name, syscall.Errno(r.Errno))
+	case r.Pid <= 0:
 		return 0, fmt.Errorf("the step before the process ended (%v) without it", ws)
 	}
-	return int(r.pid), nil
+	return int(r.Pid), nil
 }
 
 // spawnJoined starts create's init (argv, env) through S: preserve
@@ -330,24 +294,6 @@ func spawnJoined(b *Bundle, preserve int, sync *os.File, argv, env []string) (in
 	return pid, err
 }
 
-// handledSignals returns the signals that have a handler (the Go
-// runtime's) rather than SIG_DFL or SIG_IGN: I resets those, and keeps
-// ignored signals ignored, as execve would.
-func handledSignals() uint64 {
-	var set uint64
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
-			continue
-		}
-		var old sigaction
-		_, _, errno := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
-		if errno == 0 && old.handler > 1 { // SIG_DFL 0, SIG_IGN 1
-			set |= 1 << (sig - 1)
-		}
-	}
-	return set
-}
-
 // spawnStep clones S; in create it returns S's pid once S has exited. S
 // and I never return and may do nothing but raw syscalls over a: they run
 // on a copy of create's goroutine stack with the Go runtime frozen
@@ -370,71 +316,49 @@ func spawnStep(a *spawnAttr) (uintptr, syscall.Errno) {
 	for i = 0; i < a.n; i++ {
 		step = spawnJoin + uint32(i)
 		if _, _, err = syscall.RawSyscall(unix.SYS_SETNS, a.fds[i], a.types[i], 0); err != 0 {
-			goto failS
+			goto fail
 		}
 	}
 	step = spawnClone
 	pid, _, err = syscall.RawSyscall6(unix.SYS_CLONE, a.clone, 0, 0, 0, 0, 0)
 	if err != 0 {
-		goto failS
+		goto fail
 	}
 	if pid != 0 {
 		// I has executed the runtime, or failed and said why.
-		a.result.pid = int32(pid)
-		for {
-			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
-		}
+		a.result.Pid = int32(pid)
+		rawproc.Exit(0)
 	}
 
 	// I: create's child (CLONE_PARENT), in the namespaces.
-	for i = 1; i <= 64; i++ {
-		if a.resetSigs&(1<<(i-1)) != 0 {
-			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, i, uintptr(unsafe.Pointer(&a.dfl)), 0, 8, 0, 0)
-		}
-	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
+	a.sigs.Reset()
 	if a.ambient {
-		step = spawnCaps
-		if _, _, err = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr)), uintptr(unsafe.Pointer(&a.capData[0])), 0); err != 0 {
-			goto failI
-		}
-		step = spawnAmbient
-		for i = 0; i <= a.lastCap; i++ {
-			if _, _, err = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, i, 0, 0, 0); err != 0 {
-				goto failI
-			}
+		if step, err = a.raise.Raise(spawnCaps, spawnAmbient); err != 0 {
+			goto fail
 		}
 	}
 	step = spawnFDs
 	for i = 0; a.null >= 0 && i < 3; i++ {
 		if _, _, err = syscall.RawSyscall(unix.SYS_DUP3, uintptr(a.null), i, 0); err != 0 {
-			goto failI
+			goto fail
 		}
 	}
 	for i = 0; i < a.moves; i++ {
 		if _, _, err = syscall.RawSyscall(unix.SYS_DUP3, a.src[i], a.dst[i], 0); err != 0 {
-			goto failI
+			goto fail
 		}
 	}
 	for i = 3; i < 3+a.keep; i++ {
 		if _, _, err = syscall.RawSyscall(unix.SYS_FCNTL, i, unix.F_SETFD, 0); err != 0 {
-			goto failI
+			goto fail
 		}
 	}
 	step = spawnExec
 	_, _, err = syscall.RawSyscall6(unix.SYS_EXECVEAT, a.exe, uintptr(unsafe.Pointer(a.empty)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), unix.AT_EMPTY_PATH, 0)
 
-failI:
-	a.result.step = step
-	a.result.errno = uint32(err)
+fail:
+	// S or I: each has a copy of the memory but the result's page.
 	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
-	}
-
-failS:
-	a.result.step = step
-	a.result.errno = uint32(err)
-	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
+		rawproc.Fail(a.result, step, err)
 	}
 }

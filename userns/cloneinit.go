@@ -5,9 +5,10 @@ import (
 	"os"
 	"runtime"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/rawproc"
 )
 
 // The init is cloned as posix_spawn clones: clone(CLONE_VM|CLONE_VFORK)
@@ -76,15 +77,10 @@ type initAttr struct {
 	fds        [maxInitFds]int // fds[i] becomes descriptor i
 	nfds       uintptr
 	tmp        [maxInitFds]int // the child's scratch: the first moves
-	capHdr     unix.CapUserHeader
-	capData    [2]unix.CapUserData
-	lastCap    uintptr
+	raise      rawproc.Ambient
 
-	resetSigs uint64
-	dfl       sigaction
-	mask      uint64
-	result    childResult // the child's memory is ours (CLONE_VM)
-	crash     *byte
+	sigs   rawproc.Signals
+	result rawproc.Result // the child's memory is ours (CLONE_VM)
 }
 
 // rawVfork is a syscall for a clone with CLONE_VM|CLONE_VFORK: the child
@@ -103,7 +99,7 @@ func cloneInit(flags uintptr, path string, argv, env []string, files []*os.File)
 	if err != nil {
 		return 0, err
 	}
-	a := &initAttr{flags: flags | unix.CLONE_VM | unix.CLONE_VFORK | uintptr(unix.SIGCHLD), lastCap: last, nfds: uintptr(len(files))}
+	a := &initAttr{flags: flags | unix.CLONE_VM | unix.CLONE_VFORK | uintptr(unix.SIGCHLD), nfds: uintptr(len(files))}
 	if a.path, err = unix.BytePtrFromString(path); err != nil {
 		return 0, err
 	}
@@ -116,41 +112,23 @@ func cloneInit(flags uintptr, path string, argv, env []string, files []*os.File)
 	for i, f := range files {
 		a.fds[i] = int(f.Fd())
 	}
-	// Every capability of the new namespace, in all three sets: the
-	// ambient set may only hold what is permitted and inheritable.
-	a.capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-	all := uint64(1)<<(last+1) - 1
-	for i := range a.capData {
-		word := uint32(all >> (32 * i))
-		a.capData[i] = unix.CapUserData{Effective: word, Permitted: word, Inheritable: word}
-	}
-
-	a.resetSigs = handledSignals()
+	// Every capability of the new namespace.
+	a.raise = rawproc.AllCaps(int(last))
 
 	// As os/exec: no descriptor made without close-on-exec elsewhere in
 	// the process leaks into the child meanwhile.
 	syscall.ForkLock.Lock()
-	runtime.LockOSThread()
-	allSigs := ^uint64(0)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&allSigs)), uintptr(unsafe.Pointer(&a.mask)), 8, 0, 0)
-	pid, errno := forkInit(a)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
-	runtime.UnlockOSThread()
+	pid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return forkInit(a) })
 	syscall.ForkLock.Unlock()
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(files)
 	if errno != 0 {
 		return 0, errno
 	}
-	if r := a.result; r.step != stepNone {
+	if r := a.result; r.Step != stepNone {
 		// The child exited 125; reap it.
-		var ws unix.WaitStatus
-		for {
-			if _, err := unix.Wait4(int(pid), &ws, 0, nil); err != unix.EINTR {
-				break
-			}
-		}
-		return 0, &childError{step: r.step, errno: syscall.Errno(r.errno)}
+		rawproc.Wait(int(pid))
+		return 0, &childError{step: r.Step, errno: syscall.Errno(r.Errno)}
 	}
 	return int(pid), nil
 }
@@ -192,12 +170,7 @@ func forkInit(a *initAttr) (uintptr, syscall.Errno) {
 		return pid, err
 	}
 
-	for i = 1; i <= 64; i++ {
-		if a.resetSigs&(1<<(i-1)) != 0 {
-			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, i, uintptr(unsafe.Pointer(&a.dfl)), 0, 8, 0, 0)
-		}
-	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
+	a.sigs.Reset()
 
 	step = stepSetpgid
 	if _, _, err = syscall.RawSyscall(unix.SYS_SETPGID, 0, 0, 0); err != 0 {
@@ -226,24 +199,14 @@ func forkInit(a *initAttr) (uintptr, syscall.Errno) {
 			goto fail
 		}
 	}
-	step = stepInheritable
-	if _, _, err = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr)), uintptr(unsafe.Pointer(&a.capData[0])), 0); err != 0 {
+	if step, err = a.raise.Raise(stepInheritable, stepAmbientRaise); err != 0 {
 		goto fail
 	}
-	step = stepAmbientRaise
-	for i = 0; i <= a.lastCap; i++ {
-		if _, _, err = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, i, 0, 0, 0); err != 0 {
-			goto fail
-		}
-	}
 	step = stepExec
-	_, _, err = syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)))
+	err = rawproc.Execve(a.path, a.argv, a.envv)
 
 fail:
-	a.result.step = step
-	a.result.errno = uint32(err)
 	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
-		*a.crash = 0
+		rawproc.Fail(&a.result, step, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/rawproc"
 )
 
 // The init starts the workload (and every rbox enter process) with a fork
@@ -24,7 +26,9 @@ import (
 // needed to learn the outcome: a failing child stores its step and errno
 // in a shared page (a plain store, which no filter can refuse) and exits.
 // The child runs forkExec alone, as syscall.forkAndExecInChild1 does:
-// nosplit, norace, no allocation, no calls but syscall.RawSyscall*.
+// nosplit, norace, no allocation, no calls but syscall.RawSyscall* and
+// rawproc's child side, which the init's child and the OCI runtime's
+// joining step share.
 // Nothing on the init's own threads changes: no capability, no
 // no_new_privs, no filter.
 //
@@ -69,18 +73,6 @@ var stepNames = [...]string{
 	stepChdir: "chdir", stepNoNewPrivs: "set no_new_privs", stepSeccomp: "install the seccomp filter", stepExec: "execve",
 }
 
-// childResult is what a failing child leaves in the shared page.
-type childResult struct {
-	step  uint32
-	errno uint32
-}
-
-// sigaction is the kernel's struct sigaction on amd64 and arm64.
-type sigaction struct {
-	handler, flags, restorer uintptr
-	mask                     uint64
-}
-
 // cloneArgs is the kernel's struct clone_args (version 2, with cgroup).
 type cloneArgs struct {
 	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls uint64
@@ -106,17 +98,13 @@ type execAttr struct {
 	groups     *uint32
 	ngroups    uintptr
 	uid, gid   uintptr
-	capHdr     unix.CapUserHeader
-	capData    [2]unix.CapUserData
+	caps       rawproc.Caps
 	noNewPrivs bool
 	filter     *unix.SockFprog // nil: unconfined
 	flags      uintptr         // SECCOMP_FILTER_FLAG_*
 
-	resetSigs uint64    // bit n-1: signal n has a handler of the runtime's
-	dfl       sigaction // SIG_DFL
-	mask      uint64    // the thread's signal mask before spawn blocked all
-	result    *childResult
-	crash     *byte // nil, written to die when exit_group is refused
+	sigs   rawproc.Signals
+	result *rawproc.Result // in a shared page: the child has a copy of the rest
 }
 
 // childError is the failure of one step of the child.
@@ -134,23 +122,13 @@ func (e *childError) Unwrap() error { return e.errno }
 // spawn forks and executes a as described above and returns the child's
 // pid. A failure of the child's is a *childError.
 func spawn(a *execAttr) (int, error) {
-	page, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return 0, fmt.Errorf("map the child's result page: %w", err)
+	var unmap func()
+	var err error
+	if a.result, unmap, err = rawproc.MapResult(); err != nil {
+		return 0, err
 	}
-	defer unix.Munmap(page)
-	a.result = (*childResult)(unsafe.Pointer(&page[0]))
-	a.resetSigs = handledSignals()
-
-	// The signal mask is per thread, and the child inherits it: blocked
-	// from before the clone until the child has put the runtime's
-	// handlers back to SIG_DFL, so that no Go handler runs in the child.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	all := ^uint64(0)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&a.mask)), 8, 0, 0)
-	pid, errno := forkExec(a)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
+	defer unmap()
+	pid, errno := a.sigs.Clone(func() (uintptr, syscall.Errno) { return forkExec(a) })
 	runtime.KeepAlive(a)
 	if errno != 0 && a.into != nil {
 		// EAGAIN here is the leaf's pids.max (--pids-limit).
@@ -160,28 +138,10 @@ func spawn(a *execAttr) (int, error) {
 		return 0, fmt.Errorf("fork: %w", errno)
 	}
 	// The child has called execve or exited: CLONE_VFORK waited for it.
-	if r := *a.result; r.step != stepNone {
-		return 0, &childError{step: r.step, errno: syscall.Errno(r.errno)}
+	if r := *a.result; r.Step != stepNone {
+		return 0, &childError{step: r.Step, errno: syscall.Errno(r.Errno)}
 	}
 	return int(pid), nil
-}
-
-// handledSignals returns the signals that have a handler (the Go
-// runtime's) rather than SIG_DFL or SIG_IGN: the child resets those, and
-// keeps ignored signals ignored, as execve would.
-func handledSignals() uint64 {
-	var set uint64
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
-			continue
-		}
-		var old sigaction
-		_, _, errno := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
-		if errno == 0 && old.handler > 1 { // SIG_DFL 0, SIG_IGN 1
-			set |= 1 << (sig - 1)
-		}
-	}
-	return set
 }
 
 // forkExec clones the child; in the parent it returns the pid once the
@@ -208,14 +168,7 @@ func forkExec(a *execAttr) (uintptr, syscall.Errno) {
 		return pid, err
 	}
 
-	// Handlers back to SIG_DFL, then the mask as it was: a signal that
-	// arrives from here on does what it does to any process.
-	for i = 1; i <= 64; i++ {
-		if a.resetSigs&(1<<(i-1)) != 0 {
-			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, i, uintptr(unsafe.Pointer(&a.dfl)), 0, 8, 0, 0)
-		}
-	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.mask)), 0, 8, 0, 0)
+	a.sigs.Reset()
 
 	if a.into != nil {
 		// While the child still holds CAP_SYS_ADMIN: capset and the
@@ -287,7 +240,7 @@ func forkExec(a *execAttr) (uintptr, syscall.Errno) {
 		goto fail
 	}
 	step = stepCapset
-	if _, _, err = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr)), uintptr(unsafe.Pointer(&a.capData[0])), 0); err != 0 {
+	if err = a.caps.Set(); err != 0 {
 		goto fail
 	}
 	step = stepChdir
@@ -308,15 +261,10 @@ func forkExec(a *execAttr) (uintptr, syscall.Errno) {
 	}
 	// The one call made under the filter.
 	step = stepExec
-	_, _, err = syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)))
+	err = rawproc.Execve(a.path, a.argv, a.envv)
 
 fail:
-	a.result.step = step
-	a.result.errno = uint32(err)
 	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
-		// A filter refused even exit_group: die by SIGSEGV (the
-		// handler is SIG_DFL now) rather than return into Go.
-		*a.crash = 0
+		rawproc.Fail(a.result, step, err)
 	}
 }

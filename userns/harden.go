@@ -98,7 +98,7 @@ func harden(cfg *Config, uid uint32, a *execAttr) {
 		held |= 1 << unix.CAP_SYS_ADMIN
 		a.keepCaps = uid != 0
 	}
-	a.capHdr, a.capData = caps.CapsetData(held)
+	a.caps.Hdr, a.caps.Data = caps.CapsetData(held)
 	a.noNewPrivs = !cfg.AllowNewPrivs
 	if f := cfg.Seccomp; f != nil {
 		a.filter = &unix.SockFprog{Len: uint16(len(f.Program)), Filter: &f.Program[0]}
