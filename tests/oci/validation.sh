@@ -28,9 +28,10 @@ resolve_runtime
 [ "$mode" = root ] || need_test_user
 # The guard: what each runtime passes fully on this host (docs/OCI.md),
 # so that a program it stops passing fails the suite. rbox-runtime's
-# counts rise as the cgroup work and namespace joins by path land.
+# guard is the bar, crun's counts here (it measured 34 and 23);
+# runs differ by one program at times under load (pidfile, hooks_stdin).
 case $RUNTIME_NAME in
-rbox-runtime) min_root=26 min_rootless=22 ;;
+rbox-runtime) min_root=32 min_rootless=22 ;;
 crun) min_root=32 min_rootless=22 ;;
 *) min_root=28 min_rootless=18 ;; # runc's, the reference
 esac
