@@ -9,9 +9,11 @@ RBOX_RUNTIME=${RBOX_RUNTIME:-$REPO/bin/rbox-runtime}
 # for crun, whose pause process (its own XDG_RUNTIME_DIR) keeps a mount
 # namespace with a tmpfs over /sys/fs/cgroup/unified: crun 1.8 refuses
 # the hybrid layout, and podman runs every container in that namespace,
-# so the crun rows pay no wrapper. Sets RT_PODMAN and RT_PODMAN_CRUN.
+# so the crun rows pay no wrapper. Sets RT_PODMAN and RT_PODMAN_CRUN, and
+# RT_CRUN_WHY when that mount fails (the crun row then does not run).
 RT_IMAGE=localhost/rbox-bench/busybox
 rt_podman_setup() {
+	local err
 	local common=(--cgroup-manager cgroupfs --events-backend file)
 	mkdir -p "$WORK/podman" "$WORK/run-crun" && chmod 700 "$WORK/run-crun" || return 1
 	RT_PODMAN=(podman --root "$WORK/podman/rt-root" --runroot "$WORK/podman/rt-runroot" "${common[@]}")
@@ -19,8 +21,10 @@ rt_podman_setup() {
 		--runroot "$WORK/podman/crun-runroot" "${common[@]}")
 	tar -C "$ROOTFS" -c . | "${RT_PODMAN[@]}" import - "$RT_IMAGE" >/dev/null || return 1
 	tar -C "$ROOTFS" -c . | "${RT_PODMAN_CRUN[@]}" import - "$RT_IMAGE" >/dev/null || return 1
-	if mountpoint -q /sys/fs/cgroup/unified; then
-		"${RT_PODMAN_CRUN[@]}" unshare mount -t tmpfs -o size=4k bench-nocgroup2 /sys/fs/cgroup/unified || return 1
+	RT_CRUN_WHY=""
+	if mountpoint -q /sys/fs/cgroup/unified &&
+		! err=$("${RT_PODMAN_CRUN[@]}" unshare mount -t tmpfs -o size=4k bench-nocgroup2 /sys/fs/cgroup/unified 2>&1); then
+		RT_CRUN_WHY="not available: hiding /sys/fs/cgroup/unified from crun failed: $err"
 	fi
 }
 rt_podman_cleanup() {
@@ -93,8 +97,12 @@ section_runtime() {
 	else
 		row_na rbox "podman run (runtime bin/rbox-runtime)" "$why"
 	fi
-	row crun "podman run (runtime crun; cgroup2 hidden in its pause process's mount namespace)" \
-		"${RT_PODMAN_CRUN[@]}" --runtime "$(command -v crun)" "${run[@]}"
+	local crun_label="podman run (runtime crun; cgroup2 hidden in its pause process's mount namespace)"
+	if [ -z "$RT_CRUN_WHY" ]; then
+		row crun "$crun_label" "${RT_PODMAN_CRUN[@]}" --runtime "$(command -v crun)" "${run[@]}"
+	else
+		row_na crun "$crun_label" "$RT_CRUN_WHY"
+	fi
 	local rc=0
 	hf_run "podman run --rm through each OCI runtime, rootless ($ROUNDS rounds × $RUNS runs, $WARMUP warmup)" \
 		-ref runc -ref crun || rc=1
