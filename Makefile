@@ -81,11 +81,11 @@ ocitest: oci-deps ## as root: the OCI suites (OCI_SUITES) against RUNTIME (defau
 
 # What make test runs: all four suites against bin/rbox-runtime, all six
 # files of podman's system tests. CI's budget for make test is 90 minutes
-# on a fresh machine: provisioning about 10 (apt), the rest of make test
-# about 4 (230 s in the last CI runs here), oci-deps about 5, validation
-# 3.5, podman.sh 5, containerd.sh 1, podman-bats.sh 21 (rbox-runtime,
-# load 1-3; runc took 40 under a load of 6): 50 to 70 minutes in all.
-# OCI_BATS_FILES narrows the bats files by hand.
+# on a fresh machine; measured here: provisioning about 10 (apt), the rest
+# of make test about 4 (230 s in the last CI runs), oci-deps 1.5 plus its
+# module downloads, validation 3.5, podman.sh 5, containerd.sh 1,
+# podman-bats.sh 21 (rbox-runtime, load 1-3; runc took 40 under a load of
+# 6): 50 to 70 minutes in all. OCI_BATS_FILES narrows the files by hand.
 OCI_BATS_FILES ?= 030-run 045-start 050-stop 055-rm 075-exec 130-kill
 ocitest-rbox: build oci-deps ## as root: the OCI suites against bin/rbox-runtime (part of make test; OCI_BATS_FILES: podman's system test files)
 	RUNTIME=bin/rbox-runtime OCI_SUITES='$(OCI_SUITES)' FILES='$(OCI_BATS_FILES)' tests/oci/run.sh
