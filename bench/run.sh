@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh [--smoke] [--out FILE] [--keep] [SECTION...]: rbox's benchmark
-# harness. Sections: start net fs mem scale image (default: all). Prints markdown
-# tables on stdout, progress on stderr.
+# harness. Sections: start net fs mem scale image runtime (default: all).
+# Prints markdown tables on stdout, progress on stderr.
 #
 # As root it provisions the host (packages, the test user) and runs every
 # measurement as that unprivileged user (RBOX_TEST_USER, default rboxtest)
@@ -24,12 +24,12 @@ while [ $# -gt 0 ]; do
 	--keep) KEEP=1 ;;
 	--out) OUT=${2:?--out needs a file}; shift ;;
 	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	start | net | fs | mem | scale | image) SECTIONS+=("$1") ;;
+	start | net | fs | mem | scale | image | runtime) SECTIONS+=("$1") ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(start net fs mem scale image)
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(start net fs mem scale image runtime)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -97,7 +97,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${BENCH_WORK:-}" ]; then
 	args=()
 	[ "$SMOKE" = 1 ] && args+=(--smoke)
 	runuser -u "$TEST_USER" -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 BENCH_WORK="$WORK" RBOX="${RBOX:-}" bash "$BENCH_DIR/run.sh" "${args[@]}" "${SECTIONS[@]}" \
+		LANG=C.UTF-8 BENCH_WORK="$WORK" RBOX="${RBOX:-}" RBOX_RUNTIME="${RBOX_RUNTIME:-}" bash "$BENCH_DIR/run.sh" "${args[@]}" "${SECTIONS[@]}" \
 		>"$WORK/report.md"
 	rc=$?
 	cat "$WORK/report.md"
@@ -125,7 +125,7 @@ mkdir -p "$RES" "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" || di
 
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-for s in start net fs mem scale image; do
+for s in start net fs mem scale image runtime; do
 	# shellcheck source=/dev/null
 	. "$BENCH_DIR/$s.sh"
 done

@@ -1,6 +1,7 @@
 // Command benchtool is the Go half of rbox's benchmark harness (bench/run.sh).
 // It runs on the host, as the benchmarking user, outside every sandbox: it
-// never creates namespaces itself.
+// never creates namespaces itself (lifecycle has the runtime under test
+// create them).
 //
 // It owns the parts that are awkward in shell:
 //
@@ -13,7 +14,9 @@
 //     a large rootfs filler tree);
 //   - memtree: peak RSS (VmHWM) of a process and its descendants, read from
 //     /proc on the host side while the workload sleeps;
-//   - iperf3: the throughput of an iperf3 -J report, in Gbit/s.
+//   - iperf3: the throughput of an iperf3 -J report, in Gbit/s;
+//   - lifecycle: one container's create, start, wait and delete through an
+//     OCI runtime, as an engine's shim drives it (a child subreaper).
 //
 // The harness builds it with the module (go build ./bench/benchtool) into
 // its temporary directory; nothing here is imported by rbox.

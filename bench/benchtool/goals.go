@@ -76,6 +76,12 @@ var goals = []goal{
 	{"issue 18: --net slirp adds ≤ 5 ms to --net none (ms)", "start.rbox-slirp.median_ms", "start.rbox-full.median_ms", true, 5, true},
 	{"issue 18: supervisor peak RSS ≤ 6 MiB", "mem.rbox.supervisor.hwm_kib", "", true, 6 * 1024, false},
 	{"issue 18: init peak RSS ≤ 6 MiB", "mem.rbox.init.hwm_kib", "", true, 6 * 1024, false},
+	// Issue 16's: rbox-runtime beside runc and crun, a container's whole
+	// life driven directly (net of the driver), and podman run through each.
+	{"issue 16: create+start+wait+delete ≤ 0.5× runc (rbox-runtime, net of the driver)", "runtime.rbox-net.median_ms", "runtime.runc-net.median_ms", true, 0.5, false},
+	{"issue 16: create+start+wait+delete ≤ 1.0× crun (rbox-runtime, net of the driver; crun net of its wrapper)", "runtime.rbox-net.median_ms", "runtime.crun-net.median_ms", true, 1.0, false},
+	{"issue 16: podman run --rm ≤ 0.5× with runc (runtime rbox-runtime; podman's own time included)", "runtime-podman.rbox.median_ms", "runtime-podman.runc.median_ms", true, 0.5, false},
+	{"issue 16: podman run --rm ≤ 1.0× with crun (runtime rbox-runtime; podman's own time included)", "runtime-podman.rbox.median_ms", "runtime-podman.crun.median_ms", true, 1.0, false},
 }
 
 type verdict struct {

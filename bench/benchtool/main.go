@@ -14,6 +14,7 @@ commands:
   gentree -bytes N -dir DIR
   genlayer -bytes N [-seed S] -out FILE
   oci -out DIR [-tag T] [-cmd CMD] LAYER.tar...
+  lifecycle -runtime R -root DIR -bundle DIR [-id ID] | -noop
   memtree -pid PID -want COMM [-also COMM]... [-timeout D] [-settle D]
   iperf3 FILE
 `
@@ -31,6 +32,7 @@ func main() {
 		"genlayer":  cmdGenlayer,
 		"oci":       cmdOCI,
 		"memtree":   cmdMemtree,
+		"lifecycle": cmdLifecycle,
 		"iperf3":    cmdIperf3,
 	}
 	run, ok := cmds[os.Args[1]]
