@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -103,12 +102,20 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 		return nil, err
 	}
 	defer reqR.Close()
-	statR, statW, err := os.Pipe()
+	// The status comes back on a pipe that only the exec'd process
+	// holds, which it sends over this socket: nsenter forks to enter the
+	// pid namespace and keeps every descriptor it was given until the
+	// process ends, so a pipe given through nsenter would not close at
+	// the process's execve, and exec --detach (podman's exec -i, whose
+	// stdin conmon forwards once exec has returned) would wait forever.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		reqW.Close()
-		return nil, err
+		return nil, fmt.Errorf("exec: status socket: %w", err)
 	}
-	defer statR.Close()
+	sock := os.NewFile(uintptr(fds[0]), "status")
+	defer sock.Close()
+	sockChild := os.NewFile(uintptr(fds[1]), "status-exec")
 	cmd := exec.Command(nsenter)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	for i := 0; i < o.PreserveFDs; i++ {
@@ -116,7 +123,7 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 	}
 	n := 3 + o.PreserveFDs
 	console := -1
-	cmd.ExtraFiles = append(cmd.ExtraFiles, exe, reqR, statW)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, exe, reqR, sockChild)
 	if o.Console != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.Console)
 		console = n + 3
@@ -125,18 +132,27 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 	cmd.Env = []string{fmt.Sprintf("%s=%d,%d,%d,%d", execEnv, n+1, n+2, console, n), "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	if err := cmd.Start(); err != nil {
 		reqW.Close()
-		statW.Close()
+		sockChild.Close()
 		return nil, fmt.Errorf("start nsenter: %w", err)
 	}
-	statW.Close()
+	sockChild.Close()
 	go func() {
 		json.NewEncoder(reqW).Encode(execRequest{Process: o.Process, Seccomp: o.Seccomp})
 		reqW.Close()
 	}()
+	_, files, err := channel{sock}.recv()
+	if err != nil || len(files) != 1 {
+		closeFiles(files)
+		// nsenter, or the start of the runtime's copy, failed (nsenter
+		// said why on stderr): no process runs.
+		werr := cmd.Wait()
+		return nil, fmt.Errorf("exec: join the container's namespaces: nsenter: %v", werr)
+	}
+	statR := files[0]
+	defer statR.Close()
 	b, _ := io.ReadAll(io.LimitReader(statR, 1<<16))
 	if len(b) == 0 {
-		// The pipe closed at the process's execve: it runs. (nsenter
-		// failing before that says so on stderr and exits.)
+		// The pipe closed at the process's execve: it runs.
 		return cmd, nil
 	}
 	cmd.Wait()
@@ -200,12 +216,16 @@ func ExecMain() {
 	}
 	unix.Close(exe)
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	for _, fd := range []int{req, stat, console} {
+	for _, fd := range []int{req, console} {
 		if fd >= 0 {
 			unix.CloseOnExec(fd)
 		}
 	}
-	status := os.NewFile(uintptr(stat), "status")
+	status, err := statusPipe(stat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rbox-runtime: exec:", err)
+		os.Exit(126)
+	}
 	fail := func(err error) {
 		var st execStatus
 		var ee *execErr
@@ -241,10 +261,26 @@ func ExecMain() {
 	in.prog = prog
 	// The status pipe closes at the execve: exec's caller reads that as
 	// started.
-	err = in.exec()
-	var en syscall.Errno
-	if errors.As(err, &en) {
-		err = &execErr{r.Process.Args[0], unix.Errno(en)}
+	// in.exec words a failed execve as an exec error itself; a failure
+	// to set the process up keeps its own words.
+	fail(in.exec())
+}
+
+// statusPipe makes the pipe exec's caller reads the outcome from and
+// sends its read end over the socket sock (closed after): the write end
+// is this process's alone and closes at its execve.
+func statusPipe(sock int) (*os.File, error) {
+	s := os.NewFile(uintptr(sock), "status-socket")
+	defer s.Close()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("status pipe: %w", err)
 	}
-	fail(err)
+	err := channel{s}.send(initMessage{Type: "status"}, p[0])
+	unix.Close(p[0])
+	if err != nil {
+		unix.Close(p[1])
+		return nil, fmt.Errorf("send the status pipe: %w", err)
+	}
+	return os.NewFile(uintptr(p[1]), "status"), nil
 }
