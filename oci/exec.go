@@ -85,9 +85,7 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 		if ours, _ := os.Readlink("/proc/self/ns/" + ns.name); ours != theirs {
 			args = append(args, ns.flag)
 			if ns.name == "user" {
-				// The process takes its own IDs; nsenter's setgroups
-				// would fail where the namespace denies it.
-				args = append(args, "--preserve-credentials")
+				args = append(args, userNSCreds(r.Pid)...)
 			}
 		}
 	}
@@ -164,6 +162,39 @@ func Exec(r *Record, o ExecOptions) (*exec.Cmd, error) {
 		return nil, ExecError(st.Prog, unix.Errno(st.Errno))
 	}
 	return nil, errors.New(st.Msg)
+}
+
+// userNSCreds are nsenter's flags for the credentials it takes in the
+// container's user namespace. setns gives all capabilities there, but
+// nsenter's execve of the runtime's copy keeps them only for root of
+// the namespace: under podman's keep-id the runtime's uid is the user's
+// inside, and the copy would start with none, unable to drop the
+// bounding set or load a filter without no_new_privs. So it becomes
+// uid and gid 0 when the namespace maps them, and the process takes its
+// own IDs after. --preserve-credentials keeps nsenter from setgroups,
+// which fails where the namespace denies it.
+func userNSCreds(pid int) []string {
+	args := []string{"--preserve-credentials"}
+	if mapsZero(fmt.Sprintf("/proc/%d/uid_map", pid)) && mapsZero(fmt.Sprintf("/proc/%d/gid_map", pid)) {
+		args = append(args, "--setuid", "0", "--setgid", "0")
+	}
+	return args
+}
+
+// mapsZero reports whether the uid_map or gid_map at path maps ID 0 of
+// the namespace.
+func mapsZero(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var inside, outside, size uint64
+		if n, _ := fmt.Sscan(l, &inside, &outside, &size); n == 3 && inside == 0 && size > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // openRecorded pins the container's process, checking it is the one
