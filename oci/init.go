@@ -337,10 +337,14 @@ func (in *initState) exec() error {
 			return fmt.Errorf("startContainer hook %q: %w", h.Path, err)
 		}
 	}
+	// A session and process group of its own, as runc's and crun's
+	// processes have: conmon ends a container that outlives --timeout
+	// with a SIGKILL to the process's group, and in conmon's group that
+	// kills conmon and not the container.
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
 	if in.stdio != nil {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
-		}
 		if err := unix.IoctlSetInt(int(in.stdio.Fd()), unix.TIOCSCTTY, 0); err != nil {
 			return fmt.Errorf("make the pty the controlling terminal: %w", err)
 		}

@@ -5,9 +5,12 @@
 # busybox rootfs imported as the suite's test image so that nothing is
 # pulled: the image variables name localhost, and any other pull meets a
 # blocked registry and a proxy on a closed loopback port. Prints the pass
-# count of each file; fails when a file passes fewer tests than MIN_<file>
-# (default: runc's count on the reference host, docs/OCI.md; skipped tests
-# are not counted as passed).
+# count of each file; fails when a file passes fewer tests than its MIN:
+# runc's count on the reference host, the issue's bar for any runtime,
+# which rbox-runtime reaches exactly, so one test less is a regression
+# (docs/OCI.md; skipped tests are not counted as passed). FILTER=REGEX
+# runs only the tests whose names match (bats --filter), to compare one
+# test across runtimes; such a run has no MIN.
 set -euo pipefail
 SUITE=podman-bats
 . "$(dirname "$0")/lib.sh"
@@ -15,6 +18,7 @@ SUITE=podman-bats
 resolve_runtime
 need_test_user
 FILES=${FILES:-030-run 045-start 050-stop 055-rm 075-exec 130-kill}
+# runc 1.1.5 and rbox-runtime, 2026-12-01: the same counts.
 declare -A MIN=([030-run]=28 [045-start]=5 [050-stop]=9 [055-rm]=7 [075-exec]=5 [130-kill]=5)
 src=$OCI_CACHE/podman-src/test/system
 [ -f "$src/helpers.bash" ] || { echo "podman-bats.sh: $src missing: run make oci-deps" >&2; exit 125; }
@@ -94,7 +98,7 @@ for f in $FILES; do
 		PODMAN="podman --runtime $T/bin/$RUNTIME_NAME" PODMAN_TIMEOUT="${PODMAN_TIMEOUT:-120}" \
 		PODMAN_TEST_IMAGE_REGISTRY=$IMG_REGISTRY PODMAN_TEST_IMAGE_USER=$IMG_USER PODMAN_TEST_IMAGE_NAME=$IMG_NAME \
 		PODMAN_TEST_IMAGE_TAG=$IMG_TAG BATS_TMPDIR="$UHOME/tmp" \
-		timeout -k 10 "${FILE_TIMEOUT:-2400}" bats --tap "$f.bats") >"$out/$f.tap" 2>&1 || rc=$?
+		timeout -k 10 "${FILE_TIMEOUT:-2400}" bats --tap ${FILTER:+--filter "$FILTER"} "$f.bats") >"$out/$f.tap" 2>&1 || rc=$?
 	ok=$(grep -E '^ok ' "$out/$f.tap" | grep -vEc '# (skip|SKIP)' || true)
 	skip=$(grep -E '^ok ' "$out/$f.tap" | grep -Ec '# (skip|SKIP)' || true)
 	nok=$(grep -c '^not ok' "$out/$f.tap" || true)
@@ -103,7 +107,7 @@ for f in $FILES; do
 	[ "$rc" = 124 ] && echo "  $f: timed out"
 	total_ok=$((total_ok + ok))
 	total_fail=$((total_fail + nok))
-	[ "$ok" -ge "${MIN[$f]:-0}" ] || { echo "  $f: $ok passed, want at least ${MIN[$f]}"; status=1; }
+	[ -n "${FILTER:-}" ] || [ "$ok" -ge "${MIN[$f]:-0}" ] || { echo "  $f: $ok passed, want at least ${MIN[$f]}"; status=1; }
 done
 echo "tap logs: $out/FILE.tap"
 as_user "$TEST_USER" timeout 60 podman rm -af -t 0 >/dev/null 2>&1 || true
