@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/packet"
 )
 
 // InitArg is argv[1] of the runtime re-executed as a container's init;
@@ -381,15 +382,7 @@ func sendFD(c *os.File, fd int) error {
 type channel struct{ f *os.File }
 
 func (c channel) send(m initMessage, fds ...int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	if err := unix.Sendmsg(int(c.f.Fd()), b, oob, nil, 0); err != nil {
+	if err := packet.Send(c.f, m, fds...); err != nil {
 		return fmt.Errorf("send %s: %w", m.Type, err)
 	}
 	return nil
@@ -397,48 +390,20 @@ func (c channel) send(m initMessage, fds ...int) error {
 
 var errHangup = errors.New("the other side hung up before it said why")
 
+// maxMessage bounds one message: the largest config.json Load takes,
+// and the init message's few other fields.
+const maxMessage = maxConfigSize + 1<<16
+
 func (c channel) recv() (initMessage, []*os.File, error) {
 	var m initMessage
-	n, _, _, _, err := recvmsg(int(c.f.Fd()), nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+	files, err := packet.Recv(c.f, &m, maxMessage)
+	if errors.Is(err, packet.ErrClosed) {
+		err = errHangup
+	}
 	if err != nil {
-		return m, nil, err
-	}
-	buf := make([]byte, max(n, 1))
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return m, nil, err
-	}
-	if n == 0 && oobn == 0 {
-		return m, nil, errHangup
-	}
-	var files []*os.File
-	if oobn > 0 {
-		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err == nil {
-			for _, cm := range cmsgs {
-				if fds, err := unix.ParseUnixRights(&cm); err == nil {
-					for _, fd := range fds {
-						files = append(files, os.NewFile(uintptr(fd), "received"))
-					}
-				}
-			}
-		}
-	}
-	if err := json.Unmarshal(buf[:n], &m); err != nil {
-		closeFiles(files)
-		return m, nil, fmt.Errorf("decode message: %w", err)
+		return initMessage{}, nil, err
 	}
 	return m, files, nil
-}
-
-func recvmsg(fd int, p, oob []byte, flags int) (int, int, int, unix.Sockaddr, error) {
-	for {
-		n, oobn, rf, from, err := unix.Recvmsg(fd, p, oob, flags)
-		if err != unix.EINTR {
-			return n, oobn, rf, from, err
-		}
-	}
 }
 
 func closeFiles(fs []*os.File) {

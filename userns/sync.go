@@ -1,15 +1,13 @@
 package userns
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/rbox-sandbox/rbox/packet"
 	"github.com/rbox-sandbox/rbox/probe"
 )
 
@@ -114,15 +112,7 @@ func (e *SyncError) Error() string {
 type channel struct{ f *os.File }
 
 func (c channel) send(m message, fds ...int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	if err := unix.Sendmsg(int(c.f.Fd()), b, oob, nil, 0); err != nil {
+	if err := packet.Send(c.f, m, fds...); err != nil {
 		return fmt.Errorf("send %s message: %w", m.Type, err)
 	}
 	return nil
@@ -147,75 +137,15 @@ func (c channel) expect(want ...string) (message, []*os.File, error) {
 
 // recv returns the next message and any descriptors that came with it.
 func (c channel) recv() (message, []*os.File, error) {
-	// Peek at the packet's size first: a buffer of maxMessage for every
-	// message costs page faults on the start path for nothing.
-	size := 0
-	for {
-		n, _, _, _, err := unix.Recvmsg(int(c.f.Fd()), nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
-		// ECONNRESET: the peer closed with a message of ours unread (an
-		// init that failed before it read "start"). The kernel reports
-		// that once, before the packets the peer queued first (its error,
-		// its last words), and clears it: read on, to them or to EOF.
-		if err == unix.EINTR || err == unix.ECONNRESET {
-			continue
-		}
-		if err != nil {
-			return message{}, nil, fmt.Errorf("receive: %w", err)
-		}
-		size = n
-		break
+	var m message
+	files, err := packet.Recv(c.f, &m, maxMessage)
+	if errors.Is(err, packet.ErrClosed) {
+		err = errClosed
 	}
-	if size > maxMessage {
-		return message{}, nil, fmt.Errorf("receive: message of %d bytes is too large", size)
-	}
-	buf := make([]byte, max(size, 1))
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	for {
-		n, oobn, flags, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR || err == unix.ECONNRESET {
-			continue
-		}
-		if err != nil {
-			return message{}, nil, fmt.Errorf("receive: %w", err)
-		}
-		if n == 0 && oobn == 0 {
-			return message{}, nil, errClosed
-		}
-		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-			return message{}, nil, errors.New("receive: message truncated")
-		}
-		files, err := parseRights(oob[:oobn])
-		if err != nil {
-			return message{}, nil, err
-		}
-		var m message
-		if err := json.Unmarshal(buf[:n], &m); err != nil {
-			closeAll(files)
-			return message{}, nil, fmt.Errorf("decode message: %w", err)
-		}
-		return m, files, nil
-	}
-}
-
-func parseRights(oob []byte) ([]*os.File, error) {
-	if len(oob) == 0 {
-		return nil, nil
-	}
-	cmsgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return nil, fmt.Errorf("parse control message: %w", err)
+		return message{}, nil, err
 	}
-	var files []*os.File
-	for _, cm := range cmsgs {
-		fds, err := unix.ParseUnixRights(&cm)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			files = append(files, os.NewFile(uintptr(fd), "received"))
-		}
-	}
-	return files, nil
+	return m, files, nil
 }
 
 // The init's receives, in the diagram's order. None takes a descriptor.
