@@ -113,9 +113,25 @@ func TestRuntimeExecDetachReturns(t *testing.T) {
 	if err := unix.Kill(epid, 0); err != nil {
 		t.Fatalf("the exec'd process %d is not running: %v", epid, err)
 	}
-	// delete kills it with the container; nsenter, the pid the engine
-	// waits for, ends then.
+	// delete kills it with the container. The exec'd process is the pid
+	// the engine waits for, and the engine (conmon, the shim: subreapers)
+	// reaps it as it ends; until someone does, the container's init, the
+	// pid namespace's, cannot finish its exit in the kernel. So it is
+	// reaped here while delete runs, as an engine would.
+	reaped := make(chan error, 1)
+	go func() {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(epid, &ws, 0, nil)
+		reaped <- err
+	}()
 	ok(t, runtime(t, nil, "--root", root, "delete", "--force", "det"))
+	select {
+	case err := <-reaped:
+		if err != nil {
+			t.Fatalf("wait for the exec'd process %d: %v", epid, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the exec'd process %d did not end", epid)
+	}
 	reap(t, pid)
-	reap(t, epid)
 }
