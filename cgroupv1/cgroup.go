@@ -251,6 +251,13 @@ func (c *Cgroup) Procs() ([]int, error) {
 			break
 		}
 	}
+	return TreeProcs(dir)
+}
+
+// TreeProcs lists the pids in the cgroup directory dir and the cgroups
+// below it. cgroup.procs and rmdir work alike in v1 and v2, so
+// rbox-runtime's v2 cgroups use this and RemoveTree too.
+func TreeProcs(dir string) ([]int, error) {
 	var pids []int
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -283,7 +290,7 @@ func (c *Cgroup) Procs() ([]int, error) {
 func (c *Cgroup) Destroy() error {
 	var errs []error
 	for _, ctrl := range c.controllers() {
-		if err := removeTree(c.dirs[ctrl]); err != nil {
+		if err := RemoveTree(c.dirs[ctrl]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -293,14 +300,14 @@ func (c *Cgroup) Destroy() error {
 // removeTree removes dir and the cgroups below it, the deepest first.
 // rmdir can fail with EBUSY for a moment after the last process was
 // killed; it is retried for a second.
-func removeTree(dir string) error {
+func RemoveTree(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+			if err := RemoveTree(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}

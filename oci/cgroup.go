@@ -328,30 +328,7 @@ func (c *Cgroup) Procs() ([]int, error) {
 	if c.v1 != nil {
 		return c.v1.Procs()
 	}
-	var pids []int
-	err := filepath.WalkDir(c.v2, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p != c.v2 && errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		if err != nil {
-			return nil
-		}
-		for _, l := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(l); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-		return nil
-	})
-	slices.Sort(pids)
-	return slices.Compact(pids), err
+	return cgroupv1.TreeProcs(c.v2)
 }
 
 // Destroy kills what is left in the cgroup (the container's process has
@@ -383,7 +360,7 @@ func (c *Cgroup) Destroy(timeout time.Duration) error {
 	if c.v1 != nil {
 		return c.v1.Destroy()
 	}
-	return removeCgroupTree(c.v2)
+	return cgroupv1.RemoveTree(c.v2)
 }
 
 // kill sends SIGKILL to pid if it is still in the cgroup: the process is

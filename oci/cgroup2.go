@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rbox-sandbox/rbox/cgroupv1"
 )
 
 // isCgroup2 reports whether dir is a cgroup2 mount: a unified host. A
@@ -34,7 +35,7 @@ func newCgroup2(path string, b *Bundle) (*Cgroup, error) {
 	c := &Cgroup{v2: dir, made: top != ""}
 	if err := c.set2(files); err != nil {
 		if top != "" {
-			removeCgroupTree(top)
+			cgroupv1.RemoveTree(top)
 		}
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func makeCgroup2(dir string) (string, error) {
 			made = cur
 		case err != nil && !errors.Is(err, fs.ErrExist):
 			if made != "" {
-				removeCgroupTree(made)
+				cgroupv1.RemoveTree(made)
 			}
 			return "", fmt.Errorf("make cgroup %q: %w", cur, err)
 		}
@@ -98,32 +99,4 @@ func (c *Cgroup) set2(files []v2File) error {
 		}
 	}
 	return nil
-}
-
-// removeCgroupTree removes a v2 cgroup and the ones below it, the deepest
-// first; rmdir may fail with EBUSY for a moment after the last process
-// was killed, so it is retried for a second.
-func removeCgroupTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			if err := removeCgroupTree(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	deadline := time.Now().Add(time.Second)
-	for {
-		err := os.Remove(dir)
-		if err == nil || errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("remove cgroup %q: %w", dir, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
