@@ -140,7 +140,7 @@ func Files(r *specs.LinuxResources) ([]File, error) {
 		}
 	}
 	for i, h := range r.HugepageLimits {
-		if !validPagesize(h.Pagesize) {
+		if !ValidPagesize(h.Pagesize) {
 			return nil, fmt.Errorf("%shugepageLimits[%d].pageSize %q: want a size with a unit, such as 2MB or 1GB", f, i, h.Pagesize)
 		}
 		add("hugetlb", "hugetlb."+h.Pagesize+".limit_in_bytes", strconv.FormatUint(h.Limit, 10), fmt.Sprintf("hugepageLimits[%d]", i))
@@ -168,9 +168,10 @@ func limitString(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// validPagesize: digits and a unit KB, MB or GB, as the kernel names its
-// hugetlb files (hugetlb.2MB.limit_in_bytes).
-func validPagesize(s string) bool {
+// ValidPagesize: digits and a unit KB, MB or GB, as the kernel names its
+// hugetlb files in both versions (v1 hugetlb.2MB.limit_in_bytes, v2
+// hugetlb.2MB.max).
+func ValidPagesize(s string) bool {
 	if len(s) < 3 {
 		return false
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rbox-sandbox/rbox/cgroupv1"
 )
 
 // v2File is one cgroup v2 interface file to write; Field is the
@@ -119,7 +121,7 @@ func v2Files(r *specs.LinuxResources) ([]v2File, error) {
 		}
 	}
 	for i, h := range r.HugepageLimits {
-		if !validPagesize(h.Pagesize) {
+		if !cgroupv1.ValidPagesize(h.Pagesize) {
 			return nil, fmt.Errorf("%shugepageLimits[%d].pageSize %q: want a size with a unit, such as 2MB or 1GB", f, i, h.Pagesize)
 		}
 		add("hugetlb."+h.Pagesize+".max", strconv.FormatUint(h.Limit, 10), fmt.Sprintf("hugepageLimits[%d]", i))
@@ -161,18 +163,4 @@ func sharesToWeight(shares uint64) uint64 {
 func blkioToIOWeight(w uint16) uint64 {
 	v := uint64(min(max(w, 10), 1000))
 	return 1 + (v-10)*9999/990
-}
-
-// validPagesize: digits and KB, MB or GB, as the kernel names its hugetlb
-// files (hugetlb.2MB.max).
-func validPagesize(s string) bool {
-	if len(s) < 3 {
-		return false
-	}
-	unit := s[len(s)-2:]
-	if unit != "KB" && unit != "MB" && unit != "GB" {
-		return false
-	}
-	_, err := strconv.ParseUint(s[:len(s)-2], 10, 32)
-	return err == nil
 }
