@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -331,21 +330,7 @@ func TestRuntimeConsoleSocket(t *testing.T) {
 // newgidmap, with the user's subordinate range; setgroups then works.
 func TestRuntimeSubIDMap(t *testing.T) {
 	need(t, hasFullMap(), "a subordinate ID range for the test user")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func(file string) string {
-		b, _ := os.ReadFile(file)
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Split(l, ":")
-			if len(f) == 3 && (f[0] == u.Username || f[0] == u.Uid) {
-				return f[1]
-			}
-		}
-		t.Fatalf("no range for %s in %s", u.Username, file)
-		return ""
-	}
+	start := func(file string) string { return subIDStart(t, file) }
 	subreaper(t)
 	root := filepath.Join(t.TempDir(), "root")
 	bundle := bundleConfig(t, false, "sh", "-c", "id -G; cat /proc/self/uid_map")
@@ -386,21 +371,7 @@ func TestRuntimeSubIDMap(t *testing.T) {
 // propagation is the pivoted root's.
 func TestRuntimeSubIDRoot(t *testing.T) {
 	need(t, hasFullMap(), "a subordinate ID range for the test user")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func(file string) string {
-		b, _ := os.ReadFile(file)
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Split(l, ":")
-			if len(f) == 3 && (f[0] == u.Username || f[0] == u.Uid) {
-				return f[1]
-			}
-		}
-		t.Fatalf("no range for %s in %s", u.Username, file)
-		return ""
-	}
+	start := func(file string) string { return subIDStart(t, file) }
 	subreaper(t)
 	for _, prop := range []string{"shared", "unbindable"} {
 		t.Run(prop, func(t *testing.T) {
