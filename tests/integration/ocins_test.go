@@ -176,18 +176,7 @@ func TestRuntimeJoinMountNamespace(t *testing.T) {
 // on to the exec'd process and exits with its status: the trap's code,
 // or 128+N for a process the signal ended; nothing of it is left.
 func TestRuntimeExecSignals(t *testing.T) {
-	subreaper(t)
-	root := filepath.Join(t.TempDir(), "root")
-	bundle := bundleConfig(t, false, "sh", "-c", "echo ready; exec sleep 60")
-	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	pid := createWith(t, root, bundle, "sig", out)
-	t.Cleanup(func() { runtime(t, nil, "--root", root, "delete", "--force", "sig") })
-	ok(t, runtime(t, nil, "--root", root, "start", "sig"))
-	waitFor(t, func() bool { b, _ := os.ReadFile(out.Name()); return string(b) == "ready\n" })
+	root, pid := startSleeper(t, "sig")
 
 	for _, c := range []struct {
 		sig    unix.Signal
@@ -253,18 +242,7 @@ func TestRuntimeExecSignals(t *testing.T) {
 // and from its own stdio (a terminal here), gives it that terminal's
 // size and, at SIGWINCH, its new size.
 func TestRuntimeExecOwnTTY(t *testing.T) {
-	subreaper(t)
-	root := filepath.Join(t.TempDir(), "root")
-	bundle := bundleConfig(t, false, "sh", "-c", "echo ready; exec sleep 60")
-	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	pid := createWith(t, root, bundle, "tty", out)
-	t.Cleanup(func() { runtime(t, nil, "--root", root, "delete", "--force", "tty") })
-	ok(t, runtime(t, nil, "--root", root, "start", "tty"))
-	waitFor(t, func() bool { b, _ := os.ReadFile(out.Name()); return string(b) == "ready\n" })
+	root, pid := startSleeper(t, "tty")
 
 	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -339,4 +317,24 @@ func TestRuntimeExecOwnTTY(t *testing.T) {
 	ok(t, runtime(t, nil, "--root", root, "kill", "tty", "KILL"))
 	reap(t, pid)
 	ok(t, runtime(t, nil, "--root", root, "delete", "tty"))
+}
+
+// startSleeper creates and starts container id, a shell that says ready
+// and sleeps, under a new --root (deleted at the end); the test is its
+// subreaper and gets the root and the container's pid.
+func startSleeper(t *testing.T, id string) (string, int) {
+	t.Helper()
+	subreaper(t)
+	root := filepath.Join(t.TempDir(), "root")
+	bundle := bundleConfig(t, false, "sh", "-c", "echo ready; exec sleep 60")
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	pid := createWith(t, root, bundle, id, out)
+	t.Cleanup(func() { runtime(t, nil, "--root", root, "delete", "--force", id) })
+	ok(t, runtime(t, nil, "--root", root, "start", id))
+	waitFor(t, func() bool { b, _ := os.ReadFile(out.Name()); return string(b) == "ready\n" })
+	return root, pid
 }
